@@ -1,0 +1,58 @@
+/**
+ * @packageDocumentation
+ *
+ * The muxado v1 stream multiplexer for js-libp2p v3, byte-compatible with the Go library
+ * `github.com/inconshreveable/muxado` (v1, as packaged by Debian).
+ *
+ * @example
+ *
+ * ```typescript
+ * import { createLibp2p } from 'libp2p'
+ * import { muxado } from 'libp2p-muxado'
+ *
+ * const node = await createLibp2p({
+ *   // transports, connectionEncrypters, ...
+ *   streamMuxers: [muxado()]
+ * })
+ * ```
+ */
+
+import { serviceCapabilities } from '@libp2p/interface'
+import { resolveConfig } from './config.ts'
+import { MuxadoMuxer, PROTOCOL } from './muxer.ts'
+import type { MuxadoInit } from './config.ts'
+import type { MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+
+export { PROTOCOL, MuxadoMuxer }
+export type { Role } from './muxer.ts'
+export { MuxadoStream } from './stream.ts'
+export type { MuxadoInit } from './config.ts'
+export { defaultConfig } from './config.ts'
+export * from './errors.ts'
+export { ErrorCode, FrameType, Flag, HEARTBEAT_STREAM_TYPE, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
+
+class MuxadoFactory implements StreamMuxerFactory<MuxadoMuxer> {
+  readonly protocol = PROTOCOL
+  readonly [Symbol.toStringTag] = '@libp2p/muxado'
+  readonly [serviceCapabilities]: string[] = ['@libp2p/stream-multiplexing']
+  private readonly init: MuxadoInit
+  private readonly config: ReturnType<typeof resolveConfig>
+
+  constructor (init: MuxadoInit) {
+    this.init = init
+    this.config = resolveConfig(init)
+  }
+
+  createStreamMuxer (maConn: MessageStream): MuxadoMuxer {
+    return new MuxadoMuxer(maConn, this.config, this.init)
+  }
+}
+
+/**
+ * Create a muxado stream muxer factory for a libp2p node's `streamMuxers` list. Invalid options
+ * throw here, not on the first connection.
+ */
+export function muxado (init: MuxadoInit = {}): () => StreamMuxerFactory<MuxadoMuxer> {
+  const factory = new MuxadoFactory(init)
+  return () => factory
+}

@@ -1,0 +1,231 @@
+import { AbstractStreamMuxer } from '@libp2p/utils'
+import { MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
+import { ProtocolViolationError, RemoteGoAwayError, StreamIdsExhaustedError, errorCodeFor } from './errors.ts'
+import { OutgoingBytes } from './outgoing.ts'
+import { MuxadoStream } from './stream.ts'
+import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
+import { FrameDecoder } from './protocol/decode.ts'
+import { encodeGoaway, encodeRst } from './protocol/encode.ts'
+import type { MuxadoConfig } from './config.ts'
+import type { StreamSession } from './stream.ts'
+import type { FrameHandler } from './protocol/decode.ts'
+import type { AbortOptions, CreateStreamOptions, MessageStream, StreamMuxerOptions } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export const PROTOCOL = '/muxado/1.0.0'
+
+export type Role = 'client' | 'server'
+
+const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
+  ? (fn) => { setImmediate(fn) }
+  : (fn) => { setTimeout(fn, 0) }
+
+/**
+ * One muxado session over one connection. The outbound (dialing) side is the client and opens
+ * odd stream ids from 3; the inbound side is the server and opens even ids from 2.
+ */
+export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements StreamSession {
+  readonly role: Role
+  private readonly config: MuxadoConfig
+  private readonly decoder = new FrameDecoder()
+  private readonly frameHandler: FrameHandler
+  private readonly streamsById = new Map<number, MuxadoStream>()
+  private readonly outgoing = new OutgoingBytes()
+  private flushScheduled = false
+  private decodeScheduled = false
+  private nextLocalId: number
+  /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
+  private lastRemoteId: number
+  private inboundStreams = 0
+  private outboundStreams = 0
+  private goawaySent = false
+  private remoteGoaway?: RemoteGoAwayError
+
+  constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
+    super(maConn, { ...init, protocol: PROTOCOL, name: 'muxado' })
+    this.config = config
+    this.role = maConn.direction === 'outbound' ? 'client' : 'server'
+    this.nextLocalId = this.role === 'client' ? FIRST_CLIENT_STREAM_ID : FIRST_SERVER_STREAM_ID
+    this.lastRemoteId = this.role === 'client' ? FIRST_SERVER_STREAM_ID - 2 : FIRST_CLIENT_STREAM_ID - 2
+    this.frameHandler = {
+      onSyn: (id, flags, priority, type) => { this.onSyn(id, flags, type) },
+      onData: (id, flags, payload) => { this.onDataFrame(id, flags, payload) },
+      onRst: (id, code) => { this.streamsById.get(this.assignedId(id))?.onRstFrame(code) },
+      onWndinc: (id, increment) => { this.streamsById.get(this.assignedId(id))?.onWindowIncrement(increment) },
+      onGoaway: (lastId, code) => { this.onGoaway(lastId, code) }
+    }
+  }
+
+  // ---- StreamSession
+
+  get writable (): boolean {
+    return !this.maConn.writableNeedsDrain
+  }
+
+  get open (): boolean {
+    return this.status === 'open'
+  }
+
+  enqueue (bytes: Uint8Array): void {
+    this.outgoing.push(bytes)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false
+    if (this.outgoing.byteLength === 0) return
+    const data = this.outgoing.take()
+    try {
+      this.send(data)
+    } catch (err: any) {
+      // the connection's write end closed under us: the session is ending and nobody will read these
+      this.log('dropping %d bytes - %e', data.byteLength, err)
+    }
+  }
+
+  // ---- libp2p muxer API
+
+  onCreateStream (options: CreateStreamOptions): MuxadoStream {
+    if (this.remoteGoaway != null) throw this.remoteGoaway
+    if (this.goawaySent) throw new MuxerClosedError('The muxado session sent GOAWAY')
+    if (this.outboundStreams >= this.config.maxOutboundStreams) {
+      throw new TooManyOutboundProtocolStreamsError(`Too many outbound streams open - ${this.outboundStreams}/${this.config.maxOutboundStreams}`)
+    }
+    if (this.nextLocalId > MAX_UINT31) throw new StreamIdsExhaustedError('All 31-bit stream ids of this side are used')
+    const streamId = this.nextLocalId
+    this.nextLocalId += 2
+    return this.addStream(streamId, 0, 'outbound', options)
+  }
+
+  onData (data: Uint8Array | Uint8ArrayList): void {
+    this.decoder.push(data)
+    if (!this.decodeScheduled) this.decodeFrames()
+  }
+
+  async close (options?: AbortOptions): Promise<void> {
+    if (this.status !== 'open') return
+    await super.close(options)
+    this.sendGoaway(ErrorCode.NoError)
+    await this.maConn.close(options)
+  }
+
+  abort (err: Error): void {
+    if (this.status === 'closed') return
+    // streams skip their RSTs once the session is not open: the GOAWAY says it all
+    this.status = 'closing'
+    this.sendGoaway(errorCodeFor(err))
+    super.abort(err)
+    this.maConn.close().catch(closeErr => { this.log.error('closing the connection after abort failed - %e', closeErr) })
+  }
+
+  // ---- wire → streams
+
+  private readonly decodeFrames = (): void => {
+    this.decodeScheduled = false
+    if (this.status !== 'open') return
+    try {
+      const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
+      if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
+        this.decodeScheduled = true
+        yieldToEventLoop(this.decodeFrames)
+      }
+    } catch (err: any) {
+      this.log.error('peer broke the protocol - %e', err)
+      this.abort(err)
+    }
+  }
+
+  private onSyn (streamId: number, flags: number, streamType: number): void {
+    if (this.isLocalId(streamId) || streamId <= this.lastRemoteId) {
+      throw new ProtocolViolationError(`SYN for stream ${streamId}, but the last remote id is ${this.lastRemoteId} and remote ids are ${this.role === 'client' ? 'even' : 'odd'}`)
+    }
+    this.lastRemoteId = streamId
+    if ((flags & Flag.FIN) !== 0) {
+      // Go inverts SYN|FIN (PROTOCOL.md B4): more DATA may follow, so the FIN is not trusted
+      this.log('ignoring FIN on SYN for stream %d', streamId)
+    }
+    if (this.goawaySent || this.inboundStreams >= this.config.maxInboundStreams) {
+      this.enqueue(encodeRst(streamId, ErrorCode.RefusedStream))
+      return
+    }
+    if (streamType >= MIN_EXTENSION_TYPE) {
+      // an extension we do not run: refuse it as Go does, without keeping the stream (B9)
+      this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+      return
+    }
+    this.onRemoteStream(this.addStream(streamId, streamType, 'inbound', {}))
+  }
+
+  private onDataFrame (streamId: number, flags: number, payload: Uint8Array | Uint8ArrayList): void {
+    const stream = this.streamsById.get(this.assignedId(streamId))
+    if (stream != null) {
+      stream.onDataFrame(payload, (flags & Flag.FIN) !== 0)
+    } else if (payload.byteLength > 0) {
+      // a stream that is gone: Go answers the same way (PROTOCOL.md §2.7); empty FINs are ignored
+      this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+    }
+  }
+
+  private onGoaway (lastStreamId: number, errorCode: number): void {
+    this.log('peer sent GOAWAY last id %d code %s', lastStreamId, errorCodeName(errorCode))
+    this.remoteGoaway = new RemoteGoAwayError(`The peer sent GOAWAY (${errorCodeName(errorCode)}, last stream ${lastStreamId})`, errorCode)
+    for (const stream of [...this.streamsById.values()]) {
+      if (this.isLocalId(stream.streamId) && stream.streamId > lastStreamId) stream.abortUnseen(this.remoteGoaway)
+    }
+  }
+
+  /**
+   * Returns the id if it was ever assigned, so a missing stream means a closed one. An id above
+   * the last one assigned for its parity is a protocol violation, as in Go (session.go:411-413).
+   * Id 0 counts as assigned.
+   */
+  private assignedId (streamId: number): number {
+    const lastAssigned = this.isLocalId(streamId) ? this.nextLocalId - 2 : this.lastRemoteId
+    if (streamId !== 0 && streamId > lastAssigned) {
+      throw new ProtocolViolationError(`Frame for stream ${streamId}, which was never opened`)
+    }
+    return streamId
+  }
+
+  private isLocalId (streamId: number): boolean {
+    return (streamId % 2 === 1) === (this.role === 'client')
+  }
+
+  private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions): MuxadoStream {
+    const stream = new MuxadoStream({
+      ...this.streamOptions,
+      ...options,
+      id: String(streamId),
+      streamId,
+      streamType,
+      direction,
+      // libp2p negotiates the stream's protocol only when this is empty
+      protocol: '',
+      log: this.log.newScope(`${direction}:${streamId}`),
+      session: this,
+      maxStreamWindow: this.config.maxStreamWindow
+    })
+    this.streamsById.set(streamId, stream)
+    if (direction === 'inbound') this.inboundStreams++
+    else this.outboundStreams++
+    stream.addEventListener('close', () => {
+      this.streamsById.delete(streamId)
+      if (direction === 'inbound') this.inboundStreams--
+      else this.outboundStreams--
+    }, { once: true })
+    return stream
+  }
+
+  // ---- session end
+
+  /** GOAWAY goes out at once, after anything already queued, and only once per session */
+  private sendGoaway (errorCode: ErrorCode): void {
+    if (this.goawaySent) return
+    this.goawaySent = true
+    this.outgoing.push(encodeGoaway(this.lastRemoteId, errorCode))
+    this.flush()
+  }
+}

@@ -1,0 +1,4 @@
+export * from './constants.ts'
+export * from './encode.ts'
+export * from './decode.ts'
+export * from './frame-error.ts'

@@ -1,0 +1,190 @@
+import { StreamResetEvent } from '@libp2p/interface'
+import { AbstractStream } from '@libp2p/utils'
+import { ReceiveWindow } from './flow.ts'
+import { DataAfterFinError, FlowControlError, StreamResetByPeerError } from './errors.ts'
+import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
+import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
+import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** What a stream needs from its session: the shared write queue and the connection's state */
+export interface StreamSession {
+  /** queue bytes for the connection; frames queued in one event-loop turn go out together */
+  enqueue(bytes: Uint8Array): void
+  /** false while the connection refuses more data */
+  readonly writable: boolean
+  /** false once the session is going down and per-stream frames are pointless */
+  readonly open: boolean
+}
+
+export interface MuxadoStreamInit extends AbstractStreamInit {
+  streamId: number
+  /** the opaque u32 type from the SYN; 0 for untyped streams */
+  streamType: number
+  session: StreamSession
+  maxStreamWindow: number
+}
+
+/**
+ * One muxado stream as a libp2p v3 `Stream`. Sending is bounded by the peer's window; receiving
+ * grants window back only as the application consumes data (see `ReceiveWindow`).
+ */
+export class MuxadoStream extends AbstractStream {
+  readonly streamId: number
+  readonly streamType: number
+  private readonly session: StreamSession
+  private readonly receiveWindow: ReceiveWindow
+  private sendWindow = INITIAL_WINDOW
+  /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
+  private unseenByPeer = false
+
+  constructor (init: MuxadoStreamInit) {
+    super(init)
+    this.streamId = init.streamId
+    this.streamType = init.streamType
+    this.session = init.session
+    this.receiveWindow = new ReceiveWindow(init.maxStreamWindow)
+
+    // Allocating the id and queueing the SYN in one step keeps SYNs in id order
+    if (this.direction === 'outbound') {
+      this.session.enqueue(encodeSyn(this.streamId, this.streamType))
+    }
+  }
+
+  // ---- application → wire
+
+  sendData (data: Uint8ArrayList): SendResult {
+    const sentBytes = Math.min(this.sendWindow, data.byteLength)
+    this.sendWindow -= sentBytes
+    this.enqueueDataFrames(data, sentBytes)
+    return {
+      sentBytes,
+      canSendMore: this.sendWindow > 0 && this.session.writable
+    }
+  }
+
+  sendReset (err: Error): void {
+    if (!this.session.open || this.unseenByPeer) return
+    const code = err instanceof FlowControlError
+      ? ErrorCode.FlowControlError
+      : err instanceof DataAfterFinError ? ErrorCode.StreamClosed : ErrorCode.Cancel
+    this.session.enqueue(encodeRst(this.streamId, code))
+  }
+
+  async sendCloseWrite (options?: AbortOptions): Promise<void> {
+    // FIN always rides on DATA; a SYN|FIN is never sent (PROTOCOL.md B4)
+    this.session.enqueue(encodeDataHeader(this.streamId, 0, true))
+    options?.signal?.throwIfAborted()
+  }
+
+  async sendCloseRead (options?: AbortOptions): Promise<void> {
+    // muxado has no STOP_SENDING: grant back what we dropped so the peer is not left waiting
+    this.grant(this.receiveWindow.release())
+    options?.signal?.throwIfAborted()
+  }
+
+  sendPause (): void {
+    // Nothing to send: a paused stream stops consuming, so it stops granting window
+  }
+
+  sendResume (): void {
+    // Nothing to send: buffered data is dispatched on resume, which grants window
+  }
+
+  /** Split `bytes` bytes of `data` into DATA frames of at most 16383 bytes, without copying */
+  private enqueueDataFrames (data: Uint8ArrayList, bytes: number): void {
+    let unframed = bytes
+    let frameLeft = 0
+    for (const buf of data) {
+      let offset = 0
+      while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
+        if (frameLeft === 0) {
+          frameLeft = Math.min(MAX_PAYLOAD, unframed)
+          unframed -= frameLeft
+          this.session.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
+        }
+        const n = Math.min(frameLeft, buf.byteLength - offset)
+        this.session.enqueue(buf.subarray(offset, offset + n))
+        offset += n
+        frameLeft -= n
+      }
+      if (frameLeft === 0 && unframed === 0) return
+    }
+  }
+
+  // ---- wire → application
+
+  /** A DATA frame arrived for this stream */
+  onDataFrame (payload: Uint8Array | Uint8ArrayList, fin: boolean): void {
+    if (payload.byteLength > 0) {
+      if (this.remoteWriteStatus === 'closed') {
+        this.abort(new DataAfterFinError(`DATA on stream ${this.streamId} after its FIN`))
+        return
+      }
+      if (!this.receiveWindow.receive(payload.byteLength)) {
+        this.abort(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
+        return
+      }
+      this.onData(payload)
+      // a closed readable end drops data; grant it back so the peer is not held
+      if (this.readStatus === 'closing' || this.readStatus === 'closed') this.grant(this.receiveWindow.release())
+    }
+    // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
+    if (fin) this.onRemoteCloseWrite()
+  }
+
+  /** A WNDINC arrived: the peer consumed data and we may send more */
+  onWindowIncrement (increment: number): void {
+    const wasBlocked = this.sendWindow === 0
+    this.sendWindow += increment
+    if (wasBlocked && increment > 0 && this.writableNeedsDrain && this.session.writable) {
+      this.safeDispatchEvent('drain')
+    }
+  }
+
+  /**
+   * The peer reset the stream. Mirrors the base class's `onRemoteReset`, but the error carries
+   * the code. A StreamClosed reset after the peer's FIN is Go forgetting a stream it closed
+   * (PROTOCOL.md §2.4), so it ends the stream without an error.
+   */
+  onRstFrame (errorCode: number): void {
+    if (errorCode === ErrorCode.StreamClosed && this.remoteWriteStatus === 'closed') {
+      this.onTransportClosed()
+      return
+    }
+    this.status = 'reset'
+    this.writeStatus = 'closed'
+    this.remoteWriteStatus = 'closed'
+    this.remoteReadStatus = 'closed'
+    this.timeline.close = Date.now()
+    if (this.readBuffer.byteLength === 0) {
+      this.readStatus = 'closed'
+      this.maybeDispatchEnd()
+    }
+    this.dispatchEvent(new StreamResetEvent(new StreamResetByPeerError(errorCode)))
+  }
+
+  /**
+   * The peer's GOAWAY says it never saw this stream. Go closes such streams locally without an
+   * RST: to the peer the id is unassigned, and an RST for it would kill the session.
+   */
+  abortUnseen (err: Error): void {
+    this.unseenByPeer = true
+    this.abort(err)
+  }
+
+  /** Data leaves the read buffer only when it is handed to the application: that is consumption */
+  protected dispatchReadBuffer (): void {
+    const before = this.readBuffer.byteLength
+    super.dispatchReadBuffer()
+    const consumed = before - this.readBuffer.byteLength
+    if (consumed > 0) this.grant(this.receiveWindow.consume(consumed))
+  }
+
+  private grant (increment: number): void {
+    if (increment > 0 && this.session.open && this.status === 'open') {
+      this.session.enqueue(encodeWndinc(this.streamId, increment))
+    }
+  }
+}
