@@ -17,6 +17,29 @@ export interface MuxadoInit extends StreamMuxerOptions {
    * @default 1024
    */
   maxFramesPerTurn?: number
+
+  /**
+   * Ping the peer on our own heartbeat stream, measure the round trip (`muxer.rtt`) and close
+   * the session when an echo does not come back in time. The peer's pings are always answered,
+   * whatever this says: a Go peer closes a session whose pings go unanswered.
+   *
+   * @default true
+   */
+  enableHeartbeat?: boolean
+
+  /**
+   * Milliseconds between an echo and the next ping (Go pings every 3 s)
+   *
+   * @default 3000
+   */
+  heartbeatInterval?: number
+
+  /**
+   * Milliseconds to wait for an echo before the session closes with `HeartbeatTimeoutError`
+   *
+   * @default 10000
+   */
+  heartbeatTimeout?: number
 }
 
 export interface MuxadoConfig {
@@ -24,13 +47,19 @@ export interface MuxadoConfig {
   maxOutboundStreams: number
   maxStreamWindow: number
   maxFramesPerTurn: number
+  enableHeartbeat: boolean
+  heartbeatInterval: number
+  heartbeatTimeout: number
 }
 
 export const defaultConfig: MuxadoConfig = {
   maxInboundStreams: 1_000,
   maxOutboundStreams: 1_000,
   maxStreamWindow: 1_048_576,
-  maxFramesPerTurn: 1024
+  maxFramesPerTurn: 1024,
+  enableHeartbeat: true,
+  heartbeatInterval: 3000,
+  heartbeatTimeout: 10000
 }
 
 function checkPositiveInteger (name: string, value: number): void {
@@ -45,9 +74,14 @@ export function resolveConfig (init: MuxadoInit = {}): MuxadoConfig {
     maxInboundStreams: init.maxInboundStreams ?? defaultConfig.maxInboundStreams,
     maxOutboundStreams: init.maxOutboundStreams ?? defaultConfig.maxOutboundStreams,
     maxStreamWindow: init.maxStreamWindow ?? defaultConfig.maxStreamWindow,
-    maxFramesPerTurn: init.maxFramesPerTurn ?? defaultConfig.maxFramesPerTurn
+    maxFramesPerTurn: init.maxFramesPerTurn ?? defaultConfig.maxFramesPerTurn,
+    enableHeartbeat: init.enableHeartbeat ?? defaultConfig.enableHeartbeat,
+    heartbeatInterval: init.heartbeatInterval ?? defaultConfig.heartbeatInterval,
+    heartbeatTimeout: init.heartbeatTimeout ?? defaultConfig.heartbeatTimeout
   }
-  for (const [name, value] of Object.entries(config)) checkPositiveInteger(name, value)
+  for (const [name, value] of Object.entries(config)) {
+    if (typeof value === 'number') checkPositiveInteger(name, value)
+  }
   if (config.maxStreamWindow < INITIAL_WINDOW || config.maxStreamWindow > 0x7fffffff) {
     throw new RangeError(`muxado: maxStreamWindow must be between ${INITIAL_WINDOW} and 2^31-1, got ${config.maxStreamWindow}`)
   }

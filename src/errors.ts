@@ -47,6 +47,12 @@ export class RemoteGoAwayError extends Error {
   }
 }
 
+/** The peer did not echo a heartbeat ping in time: it or the path to it is dead */
+export class HeartbeatTimeoutError extends Error {
+  static name = 'HeartbeatTimeoutError'
+  name = 'HeartbeatTimeoutError'
+}
+
 /** Every 31-bit stream id of our parity has been used */
 export class StreamIdsExhaustedError extends Error {
   static name = 'StreamIdsExhaustedError'
@@ -69,7 +75,9 @@ export const FAULTS = new Map<string, FaultRule>([
   [FrameError.name, { errorCode: ErrorCode.ProtocolError, scope: 'session' }],
   [ProtocolViolationError.name, { errorCode: ErrorCode.ProtocolError, scope: 'session' }],
   [FlowControlError.name, { errorCode: ErrorCode.FlowControlError, scope: 'stream' }],
-  [DataAfterFinError.name, { errorCode: ErrorCode.StreamClosed, scope: 'stream' }]
+  [DataAfterFinError.name, { errorCode: ErrorCode.StreamClosed, scope: 'stream' }],
+  // Go sends NoError on its own heartbeat timeout
+  [HeartbeatTimeoutError.name, { errorCode: ErrorCode.NoError, scope: 'session' }]
 ])
 
 /** The code a GOAWAY or RST carries for `err`: its own for framing errors, else the table's */

@@ -1,9 +1,10 @@
 import { AbstractStreamMuxer } from '@libp2p/utils'
 import { MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
 import { ProtocolViolationError, RemoteGoAwayError, StreamIdsExhaustedError, errorCodeFor } from './errors.ts'
+import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { OutgoingBytes } from './outgoing.ts'
 import { MuxadoStream } from './stream.ts'
-import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
+import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import type { MuxadoConfig } from './config.ts'
@@ -40,6 +41,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private outboundStreams = 0
   private goawaySent = false
   private remoteGoaway?: RemoteGoAwayError
+  private readonly heartbeat?: Heartbeat
+  private answeringHeartbeats = false
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
     super(maConn, { ...init, protocol: PROTOCOL, name: 'muxado' })
@@ -54,6 +57,16 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       onWndinc: (id, increment) => { this.streamsById.get(this.assignedId(id))?.onWindowIncrement(increment) },
       onGoaway: (lastId, code) => { this.onGoaway(lastId, code) }
     }
+    if (config.enableHeartbeat) {
+      const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
+      const options = { interval: config.heartbeatInterval, timeout: config.heartbeatTimeout }
+      this.heartbeat = new Heartbeat(stream, options, (err) => { this.abort(err) })
+    }
+  }
+
+  /** ms taken by the last heartbeat round trip; undefined until one completes or with heartbeats off */
+  get rtt (): number | undefined {
+    return this.heartbeat?.rtt
   }
 
   // ---- StreamSession
@@ -94,10 +107,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (this.outboundStreams >= this.config.maxOutboundStreams) {
       throw new TooManyOutboundProtocolStreamsError(`Too many outbound streams open - ${this.outboundStreams}/${this.config.maxOutboundStreams}`)
     }
+    return this.addStream(this.allocateStreamId(), 0, 'outbound', options)
+  }
+
+  private allocateStreamId (): number {
     if (this.nextLocalId > MAX_UINT31) throw new StreamIdsExhaustedError('All 31-bit stream ids of this side are used')
     const streamId = this.nextLocalId
     this.nextLocalId += 2
-    return this.addStream(streamId, 0, 'outbound', options)
+    return streamId
   }
 
   onData (data: Uint8Array | Uint8ArrayList): void {
@@ -107,6 +124,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') return
+    this.heartbeat?.stop()
     await super.close(options)
     this.sendGoaway(ErrorCode.NoError)
     await this.maConn.close(options)
@@ -116,16 +134,23 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (this.status === 'closed') return
     // streams skip their RSTs once the session is not open: the GOAWAY says it all
     this.status = 'closing'
+    this.heartbeat?.stop()
     this.sendGoaway(errorCodeFor(err))
     super.abort(err)
     this.maConn.close().catch(closeErr => { this.log.error('closing the connection after abort failed - %e', closeErr) })
+  }
+
+  onTransportClosed (err?: Error): void {
+    this.heartbeat?.stop()
+    super.onTransportClosed(err)
   }
 
   // ---- wire → streams
 
   private readonly decodeFrames = (): void => {
     this.decodeScheduled = false
-    if (this.status !== 'open') return
+    // a closing session still needs the peer's frames: its WNDINCs let pending data out
+    if (this.status === 'closed') return
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
@@ -147,12 +172,18 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       // Go inverts SYN|FIN (PROTOCOL.md B4): more DATA may follow, so the FIN is not trusted
       this.log('ignoring FIN on SYN for stream %d', streamId)
     }
-    if (this.goawaySent || this.inboundStreams >= this.config.maxInboundStreams) {
+    if (this.status !== 'open' || this.inboundStreams >= this.config.maxInboundStreams) {
       this.enqueue(encodeRst(streamId, ErrorCode.RefusedStream))
       return
     }
+    if (streamType === HEARTBEAT_STREAM_TYPE && !this.answeringHeartbeats) {
+      this.answeringHeartbeats = true
+      answerHeartbeats(this.addStream(streamId, streamType, 'inbound', {}, true))
+      return
+    }
     if (streamType >= MIN_EXTENSION_TYPE) {
-      // an extension we do not run: refuse it as Go does, without keeping the stream (B9)
+      // an extension we do not run, or a second heartbeat stream: refuse it as Go does for
+      // unknown extensions, without keeping the stream (B9, B10)
       this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
       return
     }
@@ -194,7 +225,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     return (streamId % 2 === 1) === (this.role === 'client')
   }
 
-  private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions): MuxadoStream {
+  /** `hidden` streams belong to the session (heartbeats): libp2p never sees them and no limit counts them */
+  private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions, hidden = false): MuxadoStream {
     const stream = new MuxadoStream({
       ...this.streamOptions,
       ...options,
@@ -209,6 +241,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       maxStreamWindow: this.config.maxStreamWindow
     })
     this.streamsById.set(streamId, stream)
+    if (hidden) return stream
     if (direction === 'inbound') this.inboundStreams++
     else this.outboundStreams++
     stream.addEventListener('close', () => {

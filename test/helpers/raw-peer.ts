@@ -1,0 +1,101 @@
+import { multiaddrConnectionPair } from '@libp2p/utils'
+import { pEvent } from 'p-event'
+import { muxado } from '../../src/index.ts'
+import { FrameDecoder, FrameType } from '../../src/protocol/index.ts'
+import type { MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import type { MultiaddrConnection } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** A frame as the raw peer saw it on the wire */
+export interface WireFrame {
+  type: FrameType
+  streamId: number
+  flags: number
+  /** DATA payload */
+  payload?: Uint8Array
+  /** RST and GOAWAY */
+  errorCode?: number
+  /** WNDINC */
+  increment?: number
+  /** GOAWAY */
+  lastStreamId?: number
+  /** SYN */
+  streamType?: number
+}
+
+export type MuxerRole = 'client' | 'server'
+
+/**
+ * A fake muxado peer: it writes hand-built frames (or raw bytes) into a real `MuxadoMuxer` over an
+ * in-memory connection, and records every frame the muxer sends back, plus every connection write.
+ */
+export class RawPeer {
+  readonly muxer: MuxadoMuxer
+  readonly frames: WireFrame[] = []
+  /** how many `send()` calls the muxer made on its connection */
+  writes = 0
+  readonly connection: MultiaddrConnection
+  private readonly decoder = new FrameDecoder()
+
+  constructor (role: MuxerRole, init: MuxadoInit = {}) {
+    const [outbound, inbound] = multiaddrConnectionPair()
+    const [mine, theirs] = role === 'client' ? [outbound, inbound] : [inbound, outbound]
+    this.connection = theirs
+    const send = mine.send.bind(mine)
+    mine.send = (data) => { this.writes++; return send(data) }
+    this.muxer = muxado({ enableHeartbeat: false, ...init })().createStreamMuxer(mine)
+    theirs.addEventListener('message', (evt) => { this.record(evt.data) })
+  }
+
+  /** Write raw bytes to the muxer */
+  send (...chunks: Uint8Array[]): void {
+    for (const chunk of chunks) this.connection.send(chunk)
+  }
+
+  /** Frames of one type, optionally for one stream */
+  framesOf (type: FrameType, streamId?: number): WireFrame[] {
+    return this.frames.filter(f => f.type === type && (streamId == null || f.streamId === streamId))
+  }
+
+  /** Resolve with the first recorded frame matching `match`, waiting for it if needed */
+  async waitForFrame (match: (frame: WireFrame) => boolean, timeoutMs = 2000): Promise<WireFrame> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const found = this.frames.find(match)
+      if (found != null) return found
+      if (Date.now() > deadline) throw new Error(`no matching frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames.map(describe))}`)
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  }
+
+  /** Let queued microtasks and the muxer's flush run */
+  async settle (ms = 10): Promise<void> {
+    await new Promise(resolve => setTimeout(resolve, ms))
+  }
+
+  async nextStream (): Promise<MuxadoStream> {
+    const evt = await pEvent<'stream', CustomEvent<MuxadoStream>>(this.muxer, 'stream')
+    return evt.detail
+  }
+
+  private record (data: Uint8Array | Uint8ArrayList): void {
+    this.decoder.push(data)
+    this.decoder.decode({
+      onSyn: (streamId, flags, priority, streamType) => { this.frames.push({ type: FrameType.SYN, streamId, flags, streamType }) },
+      onData: (streamId, flags, payload) => { this.frames.push({ type: FrameType.DATA, streamId, flags, payload: payload.subarray() }) },
+      onRst: (streamId, errorCode) => { this.frames.push({ type: FrameType.RST, streamId, flags: 0, errorCode }) },
+      onWndinc: (streamId, increment) => { this.frames.push({ type: FrameType.WNDINC, streamId, flags: 0, increment }) },
+      onGoaway: (lastStreamId, errorCode) => { this.frames.push({ type: FrameType.GOAWAY, streamId: 0, flags: 0, lastStreamId, errorCode }) }
+    })
+  }
+}
+
+export function describe (frame: WireFrame): string {
+  const name = Object.entries(FrameType).find(([, value]) => value === frame.type)?.[0] ?? String(frame.type)
+  const extra = frame.payload != null ? ` len=${frame.payload.byteLength}` : ''
+  return `${name}#${frame.streamId} flags=${frame.flags}${extra}${frame.errorCode != null ? ` code=${frame.errorCode}` : ''}${frame.increment != null ? ` +${frame.increment}` : ''}`
+}
+
+export function hex (text: string): Uint8Array {
+  return Uint8Array.from(text.replace(/\s+/g, '').match(/../g) ?? [], byte => parseInt(byte, 16))
+}
