@@ -80,7 +80,7 @@ export function resolveConfig (init: MuxadoInit = {}): MuxadoConfig {
     heartbeatTimeout: init.heartbeatTimeout ?? defaultConfig.heartbeatTimeout
   }
   for (const [name, value] of Object.entries(config)) {
-    if (typeof value === 'number') checkPositiveInteger(name, value)
+    if (typeof value === 'number') { checkPositiveInteger(name, value) }
   }
   if (config.maxStreamWindow < INITIAL_WINDOW || config.maxStreamWindow > 0x7fffffff) {
     throw new RangeError(`muxado: maxStreamWindow must be between ${INITIAL_WINDOW} and 2^31-1, got ${config.maxStreamWindow}`)

@@ -82,6 +82,12 @@ export const FAULTS = new Map<string, FaultRule>([
 
 /** The code a GOAWAY or RST carries for `err`: its own for framing errors, else the table's */
 export function errorCodeFor (err: Error): ErrorCode {
-  if (err instanceof FrameError) return err.errorCode
+  if (err instanceof FrameError) { return err.errorCode }
   return FAULTS.get(err.name)?.errorCode ?? ErrorCode.InternalError
+}
+
+/** The code an RST carries when we reset a stream for `err`: the table's for a stream fault, else Cancel */
+export function streamResetCode (err: Error): ErrorCode {
+  const rule = FAULTS.get(err.name)
+  return rule?.scope === 'stream' ? rule.errorCode : ErrorCode.Cancel
 }

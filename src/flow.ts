@@ -31,7 +31,7 @@ export class ReceiveWindow {
 
   /** Account for an arriving payload. Returns false if it overflows the window. */
   receive (bytes: number): boolean {
-    if (bytes > this.available) return false
+    if (bytes > this.available) { return false }
     this.available -= bytes
     this.unconsumed += bytes
     return true
@@ -45,7 +45,7 @@ export class ReceiveWindow {
     const credit = Math.min(bytes, this.unconsumed)
     this.unconsumed -= credit
     this.owed += credit
-    if (this.owed < this.size / 2) return 0
+    if (this.owed < this.size / 2) { return 0 }
 
     if (this.unconsumed === 0 && this.size < this.maxSize) {
       const grown = Math.min(this.size * 2, this.maxSize)

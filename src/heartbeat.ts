@@ -25,10 +25,10 @@ const PING_LENGTH = 4
  */
 export function answerHeartbeats (stream: MuxadoStream): void {
   const resume = (): void => {
-    if (stream.readStatus === 'paused') stream.resume()
+    if (stream.readStatus === 'paused') { stream.resume() }
   }
   stream.addEventListener('message', (evt) => {
-    if (stream.writeStatus !== 'writable') return
+    if (stream.writeStatus !== 'writable') { return }
     if (!stream.send(evt.data) && stream.readStatus === 'readable') {
       stream.pause()
       stream.addEventListener('drain', resume, { once: true })
@@ -67,7 +67,7 @@ export class Heartbeat {
   }
 
   private sendPing (): void {
-    if (this.stopped) return
+    if (this.stopped) { return }
     if (this.stream.writeStatus !== 'writable') {
       // the peer reset our heartbeat stream; the session itself may still be fine
       this.stop()

@@ -1,15 +1,15 @@
-import { AbstractStreamMuxer } from '@libp2p/utils'
 import { MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
+import { AbstractStreamMuxer } from '@libp2p/utils'
 import { ProtocolViolationError, RemoteGoAwayError, StreamIdsExhaustedError, errorCodeFor } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { OutgoingBytes } from './outgoing.ts'
-import { MuxadoStream } from './stream.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
+import { MuxadoStream } from './stream.ts'
 import type { MuxadoConfig } from './config.ts'
-import type { StreamSession } from './stream.ts'
 import type { FrameHandler } from './protocol/decode.ts'
+import type { StreamSession } from './stream.ts'
 import type { AbortOptions, CreateStreamOptions, MessageStream, StreamMuxerOptions } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -89,7 +89,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   private readonly flush = (): void => {
     this.flushScheduled = false
-    if (this.outgoing.byteLength === 0) return
+    if (this.outgoing.byteLength === 0) { return }
     const data = this.outgoing.take()
     try {
       this.send(data)
@@ -102,8 +102,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   // ---- libp2p muxer API
 
   onCreateStream (options: CreateStreamOptions): MuxadoStream {
-    if (this.remoteGoaway != null) throw this.remoteGoaway
-    if (this.goawaySent) throw new MuxerClosedError('The muxado session sent GOAWAY')
+    if (this.remoteGoaway != null) { throw this.remoteGoaway }
+    if (this.goawaySent) { throw new MuxerClosedError('The muxado session sent GOAWAY') }
     if (this.outboundStreams >= this.config.maxOutboundStreams) {
       throw new TooManyOutboundProtocolStreamsError(`Too many outbound streams open - ${this.outboundStreams}/${this.config.maxOutboundStreams}`)
     }
@@ -111,7 +111,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   private allocateStreamId (): number {
-    if (this.nextLocalId > MAX_UINT31) throw new StreamIdsExhaustedError('All 31-bit stream ids of this side are used')
+    if (this.nextLocalId > MAX_UINT31) { throw new StreamIdsExhaustedError('All 31-bit stream ids of this side are used') }
     const streamId = this.nextLocalId
     this.nextLocalId += 2
     return streamId
@@ -119,11 +119,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   onData (data: Uint8Array | Uint8ArrayList): void {
     this.decoder.push(data)
-    if (!this.decodeScheduled) this.decodeFrames()
+    if (!this.decodeScheduled) { this.decodeFrames() }
   }
 
   async close (options?: AbortOptions): Promise<void> {
-    if (this.status !== 'open') return
+    if (this.status !== 'open') { return }
     this.heartbeat?.stop()
     await super.close(options)
     this.sendGoaway(ErrorCode.NoError)
@@ -131,7 +131,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   abort (err: Error): void {
-    if (this.status === 'closed') return
+    if (this.status === 'closed') { return }
     // streams skip their RSTs once the session is not open: the GOAWAY says it all
     this.status = 'closing'
     this.heartbeat?.stop()
@@ -150,7 +150,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly decodeFrames = (): void => {
     this.decodeScheduled = false
     // a closing session still needs the peer's frames: its WNDINCs let pending data out
-    if (this.status === 'closed') return
+    if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
@@ -204,7 +204,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.log('peer sent GOAWAY last id %d code %s', lastStreamId, errorCodeName(errorCode))
     this.remoteGoaway = new RemoteGoAwayError(`The peer sent GOAWAY (${errorCodeName(errorCode)}, last stream ${lastStreamId})`, errorCode)
     for (const stream of [...this.streamsById.values()]) {
-      if (this.isLocalId(stream.streamId) && stream.streamId > lastStreamId) stream.abortUnseen(this.remoteGoaway)
+      if (this.isLocalId(stream.streamId) && stream.streamId > lastStreamId) { stream.abortUnseen(this.remoteGoaway) }
     }
   }
 
@@ -241,13 +241,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       maxStreamWindow: this.config.maxStreamWindow
     })
     this.streamsById.set(streamId, stream)
-    if (hidden) return stream
-    if (direction === 'inbound') this.inboundStreams++
-    else this.outboundStreams++
+    if (hidden) { return stream }
+    if (direction === 'inbound') { this.inboundStreams++ } else { this.outboundStreams++ }
     stream.addEventListener('close', () => {
       this.streamsById.delete(streamId)
-      if (direction === 'inbound') this.inboundStreams--
-      else this.outboundStreams--
+      if (direction === 'inbound') { this.inboundStreams-- } else { this.outboundStreams-- }
     }, { once: true })
     return stream
   }
@@ -256,7 +254,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   /** GOAWAY goes out at once, after anything already queued, and only once per session */
   private sendGoaway (errorCode: ErrorCode): void {
-    if (this.goawaySent) return
+    if (this.goawaySent) { return }
     this.goawaySent = true
     this.outgoing.push(encodeGoaway(this.lastRemoteId, errorCode))
     this.flush()

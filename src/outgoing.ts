@@ -14,7 +14,7 @@ export class OutgoingBytes {
   }
 
   push (view: Uint8Array): void {
-    if (view.byteLength === 0) return
+    if (view.byteLength === 0) { return }
     this.bytes += view.byteLength
     const last = this.views[this.views.length - 1]
     if (last?.buffer === view.buffer && last.byteOffset + last.byteLength === view.byteOffset) {

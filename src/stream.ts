@@ -1,11 +1,11 @@
 import { StreamResetEvent } from '@libp2p/interface'
 import { AbstractStream } from '@libp2p/utils'
+import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamResetCode } from './errors.ts'
 import { ReceiveWindow } from './flow.ts'
-import { DataAfterFinError, FlowControlError, StreamResetByPeerError } from './errors.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
-import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 import type { AbortOptions } from '@libp2p/interface'
+import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** What a stream needs from its session: the shared write queue and the connection's state */
@@ -65,11 +65,8 @@ export class MuxadoStream extends AbstractStream {
   }
 
   sendReset (err: Error): void {
-    if (!this.session.open || this.unseenByPeer) return
-    const code = err instanceof FlowControlError
-      ? ErrorCode.FlowControlError
-      : err instanceof DataAfterFinError ? ErrorCode.StreamClosed : ErrorCode.Cancel
-    this.session.enqueue(encodeRst(this.streamId, code))
+    if (!this.session.open || this.unseenByPeer) { return }
+    this.session.enqueue(encodeRst(this.streamId, streamResetCode(err)))
   }
 
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
@@ -109,7 +106,7 @@ export class MuxadoStream extends AbstractStream {
         offset += n
         frameLeft -= n
       }
-      if (frameLeft === 0 && unframed === 0) return
+      if (frameLeft === 0 && unframed === 0) { return }
     }
   }
 
@@ -128,10 +125,10 @@ export class MuxadoStream extends AbstractStream {
       }
       this.onData(payload)
       // a closed readable end drops data; grant it back so the peer is not held
-      if (this.readStatus === 'closing' || this.readStatus === 'closed') this.grant(this.receiveWindow.release())
+      if (this.readStatus === 'closing' || this.readStatus === 'closed') { this.grant(this.receiveWindow.release()) }
     }
     // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
-    if (fin) this.onRemoteCloseWrite()
+    if (fin) { this.onRemoteCloseWrite() }
   }
 
   /** A WNDINC arrived: the peer consumed data and we may send more */
@@ -179,7 +176,7 @@ export class MuxadoStream extends AbstractStream {
     const before = this.readBuffer.byteLength
     super.dispatchReadBuffer()
     const consumed = before - this.readBuffer.byteLength
-    if (consumed > 0) this.grant(this.receiveWindow.consume(consumed))
+    if (consumed > 0) { this.grant(this.receiveWindow.consume(consumed)) }
   }
 
   private grant (increment: number): void {

@@ -12,7 +12,7 @@ describe('echo', () => {
         const data = pattern(bytes, seed)
         const stream = await opener.createStream()
         const echoed = readAll(stream)
-        for (let offset = 0; offset < bytes; offset += 65536) await write(stream, data.subarray(offset, offset + 65536))
+        for (let offset = 0; offset < bytes; offset += 65536) { await write(stream, data.subarray(offset, offset + 65536)) }
         await stream.close()
         expect(await echoed).to.deep.equal(data)
       }

@@ -1,5 +1,5 @@
-import { expect } from 'aegir/chai'
 import { multiaddrConnectionPair } from '@libp2p/utils'
+import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { ErrorCode, FlowControlError, FrameType, muxado } from '../src/index.ts'
 import { FrameDecoder, encodeDataHeader, encodeSyn, encodeWndinc } from '../src/protocol/index.ts'
@@ -68,7 +68,7 @@ describe('flow control', () => {
     const peer = new RawPeer('server')
     peer.send(encodeSyn(3))
     const stream = await peer.nextStream()
-    for (let i = 0; i < 4; i++) peer.send(encodeDataHeader(3, 16383, false), new Uint8Array(16383))
+    for (let i = 0; i < 4; i++) { peer.send(encodeDataHeader(3, 16383, false), new Uint8Array(16383)) }
     peer.send(encodeDataHeader(3, 4, false), new Uint8Array(4))
     await peer.settle(50)
     expect(stream.readBufferLength).to.equal(65536)
@@ -81,7 +81,7 @@ describe('flow control', () => {
     const stream = await peer.nextStream()
     let consumed = 0
     stream.addEventListener('message', (evt) => { consumed += evt.data.byteLength })
-    for (let i = 0; i < 64; i++) peer.send(encodeDataHeader(3, 1024, false), new Uint8Array(1024))
+    for (let i = 0; i < 64; i++) { peer.send(encodeDataHeader(3, 1024, false), new Uint8Array(1024)) }
     await peer.settle(50)
     const grants = peer.framesOf(FrameType.WNDINC, 3)
     expect(consumed).to.equal(65536)
@@ -95,7 +95,7 @@ describe('flow control', () => {
     await peer.settle()
     const [overrun, other] = peer.muxer.streams
     const closed = pEvent(overrun, 'close')
-    for (let i = 0; i < 4; i++) peer.send(encodeDataHeader(3, 16383, false), new Uint8Array(16383))
+    for (let i = 0; i < 4; i++) { peer.send(encodeDataHeader(3, 16383, false), new Uint8Array(16383)) }
     peer.send(encodeDataHeader(3, 5, false), new Uint8Array(5))
     const evt: any = await closed
     expect(evt.error).to.be.instanceOf(FlowControlError)

@@ -277,8 +277,8 @@ describe('muxer', () => {
       const streams = await Promise.all(Array.from({ length: 10 }, async () => peer.muxer.createStream()))
       await peer.settle()
       const before = peer.writes
-      for (const stream of streams) stream.send(hex('00112233'))
-      for (const stream of streams) void stream.close()
+      for (const stream of streams) { stream.send(hex('00112233')) }
+      for (const stream of streams) { void stream.close() }
       await peer.settle()
       expect(peer.writes - before).to.equal(1)
       expect(peer.framesOf(FrameType.DATA).length).to.equal(20)
@@ -304,6 +304,6 @@ describe('muxer', () => {
 
 async function collect (stream: MuxadoStream): Promise<number[]> {
   const bytes: number[] = []
-  for await (const chunk of stream) bytes.push(...chunk.subarray())
+  for await (const chunk of stream) { bytes.push(...chunk.subarray()) }
   return bytes
 }

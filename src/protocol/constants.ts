@@ -28,15 +28,13 @@ export const MIN_EXTENSION_TYPE = 0xfffffeff
 /** The heartbeat extension's stream type (Go opens it with priority 0x7fffffff) */
 export const HEARTBEAT_STREAM_TYPE = 0xfffffeff
 
-export const FrameType = {
-  SYN: 1,
-  RST: 2,
-  DATA: 3,
-  WNDINC: 4,
-  GOAWAY: 6
-} as const
-
-export type FrameType = typeof FrameType[keyof typeof FrameType]
+export enum FrameType {
+  SYN = 1,
+  RST = 2,
+  DATA = 3,
+  WNDINC = 4,
+  GOAWAY = 6
+}
 
 export const Flag = {
   FIN: 0x01,
@@ -44,25 +42,21 @@ export const Flag = {
   TYPE: 0x04
 } as const
 
-export const ErrorCode = {
-  NoError: 0,
-  ProtocolError: 1,
-  InternalError: 2,
-  FlowControlError: 3,
-  StreamClosed: 4,
-  FrameSizeError: 5,
-  RefusedStream: 6,
-  Cancel: 7
-} as const
-
-export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
+export enum ErrorCode {
+  NoError = 0,
+  ProtocolError = 1,
+  InternalError = 2,
+  FlowControlError = 3,
+  StreamClosed = 4,
+  FrameSizeError = 5,
+  RefusedStream = 6,
+  Cancel = 7
+}
 
 /** The highest code the Go writer accepts in an RST (rst.go:62-67) */
 export const MAX_ERROR_CODE = ErrorCode.Cancel
 
-const errorCodeNames = Object.fromEntries(Object.entries(ErrorCode).map(([name, code]) => [code, name]))
-
 /** A readable name for a wire error code; codes outside the table are kept as numbers */
 export function errorCodeName (code: number): string {
-  return errorCodeNames[code] ?? `Unknown(${code})`
+  return ErrorCode[code] ?? `Unknown(${code})`
 }

@@ -54,7 +54,7 @@ export class FrameDecoder {
     if (chunk instanceof Uint8Array) {
       this.append(chunk)
     } else {
-      for (const buf of chunk) this.append(buf)
+      for (const buf of chunk) { this.append(buf) }
     }
   }
 
@@ -67,10 +67,10 @@ export class FrameDecoder {
     let handled = 0
     while (handled < maxFrames) {
       if (this.type === NO_FRAME) {
-        if (this.buffered < HEADER_LENGTH) break
+        if (this.buffered < HEADER_LENGTH) { break }
         this.readHeader()
       }
-      if (this.buffered < this.bodyLength) break
+      if (this.buffered < this.bodyLength) { break }
       this.dispatch(handler)
       handled++
     }
@@ -78,7 +78,7 @@ export class FrameDecoder {
   }
 
   private append (buf: Uint8Array): void {
-    if (buf.byteLength === 0) return
+    if (buf.byteLength === 0) { return }
     this.chunks.push(buf)
     this.buffered += buf.byteLength
   }
@@ -135,7 +135,7 @@ export class FrameDecoder {
         const [buf, at] = this.take(bodyLength)
         let field = at
         if ((flags & Flag.PRIORITY) !== 0) { priority = readUint32(buf, field); field += 4 }
-        if ((flags & Flag.TYPE) !== 0) streamType = readUint32(buf, field)
+        if ((flags & Flag.TYPE) !== 0) { streamType = readUint32(buf, field) }
       }
       handler.onSyn(streamId, flags, priority, streamType)
       return
@@ -176,7 +176,7 @@ export class FrameDecoder {
   /** Consume `length` bytes as a view: one subarray when contiguous, else a list of subarrays */
   private takeView (length: number): Uint8Array | Uint8ArrayList {
     const head = this.chunks[0]
-    if (length === 0) return EMPTY
+    if (length === 0) { return EMPTY }
     if (head.byteLength - this.offset >= length) {
       const view = head.subarray(this.offset, this.offset + length)
       this.skip(length)

@@ -67,7 +67,7 @@ export function encodeSyn (streamId: number, streamType = 0, priority = 0): Uint
   writeHeader(frame, 0, FrameType.SYN, flags, streamId, length)
   let offset = HEADER_LENGTH
   if (priority !== 0) { writeUint32(frame, offset, priority); offset += 4 }
-  if (streamType !== 0) writeUint32(frame, offset, streamType)
+  if (streamType !== 0) { writeUint32(frame, offset, streamType) }
   return frame
 }
 

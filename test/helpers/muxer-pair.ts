@@ -14,12 +14,12 @@ export function muxerPair (init: MuxadoInit = {}): { client: MuxadoMuxer, server
 
 /** Send with backpressure, the way LIBP2P.md §8.1 says: re-check after every drain */
 export async function write (stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
-  if (!stream.send(data)) await pEvent(stream, 'drain', { rejectionEvents: ['close'] })
+  if (!stream.send(data)) { await pEvent(stream, 'drain', { rejectionEvents: ['close'] }) }
 }
 
 export async function readAll (stream: Stream): Promise<Uint8Array> {
   const all = new Uint8ArrayList()
-  for await (const chunk of stream) all.append(chunk)
+  for await (const chunk of stream) { all.append(chunk) }
   return all.subarray()
 }
 
@@ -28,7 +28,7 @@ export function echoInbound (muxer: MuxadoMuxer): void {
   muxer.addEventListener('stream', (evt) => {
     const stream = evt.detail
     void (async () => {
-      for await (const chunk of stream) await write(stream, chunk)
+      for await (const chunk of stream) { await write(stream, chunk) }
       await stream.close()
     })().catch(() => {})
   })
@@ -36,6 +36,6 @@ export function echoInbound (muxer: MuxadoMuxer): void {
 
 export function pattern (length: number, seed = 0): Uint8Array {
   const bytes = new Uint8Array(length)
-  for (let i = 0; i < length; i++) bytes[i] = (seed * 31 + i) & 0xff
+  for (let i = 0; i < length; i++) { bytes[i] = (seed * 31 + i) & 0xff }
   return bytes
 }

@@ -49,7 +49,7 @@ export class RawPeer {
 
   /** Write raw bytes to the muxer */
   send (...chunks: Uint8Array[]): void {
-    for (const chunk of chunks) this.connection.send(chunk)
+    for (const chunk of chunks) { this.connection.send(chunk) }
   }
 
   /** Frames of one type, optionally for one stream */
@@ -62,8 +62,8 @@ export class RawPeer {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const found = this.frames.find(match)
-      if (found != null) return found
-      if (Date.now() > deadline) throw new Error(`no matching frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames.map(describe))}`)
+      if (found != null) { return found }
+      if (Date.now() > deadline) { throw new Error(`no matching frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames.map(describe))}`) }
       await new Promise(resolve => setTimeout(resolve, 5))
     }
   }
@@ -91,7 +91,7 @@ export class RawPeer {
 }
 
 export function describe (frame: WireFrame): string {
-  const name = Object.entries(FrameType).find(([, value]) => value === frame.type)?.[0] ?? String(frame.type)
+  const name = FrameType[frame.type] ?? String(frame.type)
   const extra = frame.payload != null ? ` len=${frame.payload.byteLength}` : ''
   return `${name}#${frame.streamId} flags=${frame.flags}${extra}${frame.errorCode != null ? ` code=${frame.errorCode}` : ''}${frame.increment != null ? ` +${frame.increment}` : ''}`
 }

@@ -28,7 +28,7 @@ import {
   seededBytes,
   splitAt,
   toHex,
-  vectorBytes
+  vectorBytes, errorCodes
 } from './helpers.ts'
 import type { DecodeResult, DecodedFrame, Direction, FrameVector, MalformedExpectation, MalformedVector, SessionTrace, TraceFrame } from './helpers.ts'
 
@@ -411,7 +411,7 @@ describe('protocol/decode', () => {
       [encodeWndinc(3, 1), { type: FrameType.WNDINC, flags: 0, streamId: 3, increment: 1 }],
       [concat([encodeDataHeader(7, 1000, true), seededBytes(1000, 2)]), { type: FrameType.DATA, flags: Flag.FIN, streamId: 7, payloadLength: 1000, payloadHex: toHex(seededBytes(1000, 2)) }],
       [encodeWndinc(MAX_UINT31, MAX_UINT31), { type: FrameType.WNDINC, flags: 0, streamId: MAX_UINT31, increment: MAX_UINT31 }],
-      ...Object.values(ErrorCode).map((code): [Uint8Array, DecodedFrame] => [encodeRst(code + 1, code), { type: FrameType.RST, flags: 0, streamId: code + 1, errorCode: code }]),
+      ...errorCodes.map((code): [Uint8Array, DecodedFrame] => [encodeRst(code + 1, code), { type: FrameType.RST, flags: 0, streamId: code + 1, errorCode: code }]),
       // Go's GOAWAY: length field 31, 8 body bytes
       [fromHex('001f0006000000000000000300000000'), { type: FrameType.GOAWAY, flags: 0, streamId: 0, lastStreamId: 3, errorCode: 0 }],
       // every reserved bit set, unused flag 0x80

@@ -2,10 +2,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { Flag, FrameDecoder, FrameType, encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
-import type { ErrorCode, FrameHandler } from '../../src/protocol/index.ts'
+import { ErrorCode, Flag, FrameDecoder, FrameType, encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import type { FrameHandler } from '../../src/protocol/index.ts'
 
 /** A payload generator: the bytes of `repeat` repeated and cut to `bytes` bytes */
+/** Every muxado v1 error code (a numeric enum's values also hold its names) */
+export const errorCodes = Object.values(ErrorCode).filter((value): value is ErrorCode => typeof value === 'number')
+
 export interface PayloadGenerator {
   repeat: string
   bytes: number
