@@ -1,4 +1,4 @@
-import { MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
+import { ConnectionClosedError, MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
 import { AbstractStreamMuxer } from '@libp2p/utils'
 import { ProtocolViolationError, RemoteGoAwayError, StreamIdsExhaustedError, errorCodeFor } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
@@ -142,6 +142,17 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   onTransportClosed (err?: Error): void {
     this.heartbeat?.stop()
+    if (err == null && this.status === 'open') {
+      // the connection ended under an open session: a stream whose peer never sent FIN may be
+      // missing data, and its reader must not mistake that for a clean end
+      this.status = 'closing'
+      const cut = new ConnectionClosedError('The connection closed before the peer finished the stream')
+      for (const stream of [...this.streams]) {
+        if (stream.remoteWriteStatus !== 'closed') {
+          stream.onTransportClosed(cut)
+        }
+      }
+    }
     super.onTransportClosed(err)
   }
 

@@ -271,6 +271,21 @@ describe('muxer', () => {
     })
   })
 
+  describe('connection loss', () => {
+    it('ends streams the peer had not finished with ConnectionClosedError, finished ones cleanly', async () => {
+      const peer = new RawPeer('server')
+      peer.send(encodeSyn(3), ...data(3, hex('0102')), encodeSyn(5), ...data(5, hex('0304'), true))
+      await peer.settle()
+      const [unfinished, finished] = peer.muxer.streams
+      const events = Promise.all([pEvent(unfinished, 'close'), pEvent(finished, 'close')])
+      await peer.connection.close()
+      const [cut, clean]: any[] = await events
+      expect(cut.error).to.have.property('name', 'ConnectionClosedError')
+      expect(clean.error).to.equal(undefined)
+      expect(peer.muxer.status).to.equal('closed')
+    })
+  })
+
   describe('writes', () => {
     it('frames produced in one event-loop turn reach the connection in one send()', async () => {
       const peer = new RawPeer('client')
