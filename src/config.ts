@@ -19,6 +19,47 @@ export interface MuxadoInit extends StreamMuxerOptions {
   maxFramesPerTurn?: number
 
   /**
+   * Frames that do nothing (empty DATA, WNDINC 0, frames for closed streams) tolerated in a
+   * burst; the budget refills at a tenth of this per second. Beyond it the session ends with
+   * GOAWAY ProtocolError and `TooManyUselessFramesError`.
+   *
+   * @default 1000
+   */
+  maxUselessFrames?: number
+
+  /**
+   * Stream resets the peer may cause in a burst (its RSTs on open streams, and RSTs it provokes
+   * from us by breaking a stream's rules): the rapid-reset defence. Beyond it, and beyond
+   * `maxStreamResetsPerSecond` sustained, the session ends with GOAWAY ProtocolError and
+   * `StreamChurnLimitError`.
+   *
+   * @default 1000
+   */
+  maxStreamResets?: number
+
+  /**
+   * @default 200
+   */
+  maxStreamResetsPerSecond?: number
+
+  /**
+   * Milliseconds the connection may refuse all data before the session ends with
+   * `WriteTimeoutError` (GOAWAY InternalError): a peer that never reads cannot pin our buffers.
+   *
+   * @default 10000
+   */
+  writeTimeout?: number
+
+  /**
+   * Bytes a stream buffers for sending beyond what the window lets out, unless
+   * `streamOptions.maxWriteBufferLength` says otherwise; over it the stream is reset with
+   * `StreamBufferError`. libp2p's own default is unbounded.
+   *
+   * @default 4194304
+   */
+  maxWriteBufferLength?: number
+
+  /**
    * Ping the peer on our own heartbeat stream, measure the round trip (`muxer.rtt`) and close
    * the session when an echo does not come back in time. The peer's pings are always answered,
    * whatever this says: a Go peer closes a session whose pings go unanswered.
@@ -47,6 +88,11 @@ export interface MuxadoConfig {
   maxOutboundStreams: number
   maxStreamWindow: number
   maxFramesPerTurn: number
+  maxUselessFrames: number
+  maxStreamResets: number
+  maxStreamResetsPerSecond: number
+  writeTimeout: number
+  maxWriteBufferLength: number
   enableHeartbeat: boolean
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -57,6 +103,11 @@ export const defaultConfig: MuxadoConfig = {
   maxOutboundStreams: 1_000,
   maxStreamWindow: 1_048_576,
   maxFramesPerTurn: 1024,
+  maxUselessFrames: 1000,
+  maxStreamResets: 1000,
+  maxStreamResetsPerSecond: 200,
+  writeTimeout: 10_000,
+  maxWriteBufferLength: 4 * 1024 * 1024,
   enableHeartbeat: true,
   heartbeatInterval: 3000,
   heartbeatTimeout: 10000
@@ -75,6 +126,11 @@ export function resolveConfig (init: MuxadoInit = {}): MuxadoConfig {
     maxOutboundStreams: init.maxOutboundStreams ?? defaultConfig.maxOutboundStreams,
     maxStreamWindow: init.maxStreamWindow ?? defaultConfig.maxStreamWindow,
     maxFramesPerTurn: init.maxFramesPerTurn ?? defaultConfig.maxFramesPerTurn,
+    maxUselessFrames: init.maxUselessFrames ?? defaultConfig.maxUselessFrames,
+    maxStreamResets: init.maxStreamResets ?? defaultConfig.maxStreamResets,
+    maxStreamResetsPerSecond: init.maxStreamResetsPerSecond ?? defaultConfig.maxStreamResetsPerSecond,
+    writeTimeout: init.writeTimeout ?? defaultConfig.writeTimeout,
+    maxWriteBufferLength: init.maxWriteBufferLength ?? defaultConfig.maxWriteBufferLength,
     enableHeartbeat: init.enableHeartbeat ?? defaultConfig.enableHeartbeat,
     heartbeatInterval: init.heartbeatInterval ?? defaultConfig.heartbeatInterval,
     heartbeatTimeout: init.heartbeatTimeout ?? defaultConfig.heartbeatTimeout

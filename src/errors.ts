@@ -59,35 +59,76 @@ export class StreamIdsExhaustedError extends Error {
   name = 'StreamIdsExhaustedError'
 }
 
-export type FaultScope = 'session' | 'stream'
+/** The peer sent more frames that do nothing (empty DATA, frames for closed streams) than the budget allows */
+export class TooManyUselessFramesError extends Error {
+  static name = 'TooManyUselessFramesError'
+  name = 'TooManyUselessFramesError'
+}
 
-export interface FaultRule {
-  /** what goes on the wire: GOAWAY with this code for a session fault, RST for a stream fault */
-  errorCode: ErrorCode
-  scope: FaultScope
+/** Streams were opened and reset faster than the budget allows (rapid reset, MadeYouReset) */
+export class StreamChurnLimitError extends Error {
+  static name = 'StreamChurnLimitError'
+  name = 'StreamChurnLimitError'
+}
+
+/** The connection accepted no data for too long: the peer stopped reading */
+export class WriteTimeoutError extends Error {
+  static name = 'WriteTimeoutError'
+  name = 'WriteTimeoutError'
+}
+
+/** The connection ended in the middle of a frame */
+export class UnexpectedEOFError extends Error {
+  static name = 'UnexpectedEOFError'
+  name = 'UnexpectedEOFError'
+}
+
+export interface ErrorRule {
+  /** the error's `name` */
+  error: string
+  /** a session fault ends every stream; a stream fault resets only its stream */
+  scope: 'session' | 'stream'
+  /** what we send: GOAWAY or RST with `errorCode`, or nothing when the wire is gone or it is the peer's own frame */
+  wire: 'GOAWAY' | 'RST' | 'none'
+  /** absent for FrameError, which carries its own code */
+  errorCode?: ErrorCode
 }
 
 /**
- * The one table of faults the peer can cause: each typed error, the muxado code we answer with,
- * and whether it ends the session or only the stream.
+ * The one table of typed errors: each error, the muxado code we answer with, and whether it
+ * ends the session or only one stream (RELIABILITY.md §0).
  */
-export const FAULTS = new Map<string, FaultRule>([
-  [FrameError.name, { errorCode: ErrorCode.ProtocolError, scope: 'session' }],
-  [ProtocolViolationError.name, { errorCode: ErrorCode.ProtocolError, scope: 'session' }],
-  [FlowControlError.name, { errorCode: ErrorCode.FlowControlError, scope: 'stream' }],
-  [DataAfterFinError.name, { errorCode: ErrorCode.StreamClosed, scope: 'stream' }],
+export const ERROR_TABLE: readonly ErrorRule[] = [
+  { error: FrameError.name, scope: 'session', wire: 'GOAWAY' },
+  { error: ProtocolViolationError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
+  { error: TooManyUselessFramesError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
+  { error: StreamChurnLimitError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
   // Go sends NoError on its own heartbeat timeout
-  [HeartbeatTimeoutError.name, { errorCode: ErrorCode.NoError, scope: 'session' }]
-])
+  { error: HeartbeatTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.NoError },
+  { error: WriteTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.InternalError },
+  { error: UnexpectedEOFError.name, scope: 'session', wire: 'none' },
+  { error: 'ConnectionClosedError', scope: 'session', wire: 'none' },
+  { error: FlowControlError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.FlowControlError },
+  { error: DataAfterFinError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.StreamClosed },
+  // libp2p's read or write buffer cap
+  { error: 'StreamBufferError', scope: 'stream', wire: 'RST', errorCode: ErrorCode.Cancel },
+  { error: 'StreamResetError', scope: 'stream', wire: 'none' },
+  { error: RemoteGoAwayError.name, scope: 'stream', wire: 'none' }
+]
 
-/** The code a GOAWAY or RST carries for `err`: its own for framing errors, else the table's */
-export function errorCodeFor (err: Error): ErrorCode {
-  if (err instanceof FrameError) { return err.errorCode }
-  return FAULTS.get(err.name)?.errorCode ?? ErrorCode.InternalError
+const rules = new Map(ERROR_TABLE.map(rule => [rule.error, rule]))
+
+/** The code a GOAWAY carries when the session ends with `err`; errors outside the table are InternalError */
+export function goawayCode (err: Error): ErrorCode {
+  if (err instanceof FrameError) {
+    return err.errorCode
+  }
+  const rule = rules.get(err.name)
+  return rule?.wire === 'GOAWAY' && rule.errorCode != null ? rule.errorCode : ErrorCode.InternalError
 }
 
-/** The code an RST carries when we reset a stream for `err`: the table's for a stream fault, else Cancel */
+/** The code an RST carries when we reset a stream for `err`; anything not in the table is a Cancel */
 export function streamResetCode (err: Error): ErrorCode {
-  const rule = FAULTS.get(err.name)
-  return rule?.scope === 'stream' ? rule.errorCode : ErrorCode.Cancel
+  const rule = rules.get(err.name)
+  return rule?.wire === 'RST' && rule.errorCode != null ? rule.errorCode : ErrorCode.Cancel
 }

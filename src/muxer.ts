@@ -1,6 +1,7 @@
 import { ConnectionClosedError, MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
 import { AbstractStreamMuxer } from '@libp2p/utils'
-import { ProtocolViolationError, RemoteGoAwayError, StreamIdsExhaustedError, errorCodeFor } from './errors.ts'
+import { Budget } from './budget.ts'
+import { ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError, goawayCode } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { OutgoingBytes } from './outgoing.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
@@ -43,6 +44,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private remoteGoaway?: RemoteGoAwayError
   private readonly heartbeat?: Heartbeat
   private answeringHeartbeats = false
+  private readonly uselessFrames: Budget
+  private readonly streamResets: Budget
+  /** closed ids already answered with RST StreamClosed, so a DATA flood gets one RST each */
+  private readonly refusedClosedIds = new Set<number>()
+  private writeStalled?: ReturnType<typeof setTimeout>
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
     super(maConn, { ...init, protocol: PROTOCOL, name: 'muxado' })
@@ -53,10 +59,13 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.frameHandler = {
       onSyn: (id, flags, priority, type) => { this.onSyn(id, flags, type) },
       onData: (id, flags, payload) => { this.onDataFrame(id, flags, payload) },
-      onRst: (id, code) => { this.streamsById.get(this.assignedId(id))?.onRstFrame(code) },
-      onWndinc: (id, increment) => { this.streamsById.get(this.assignedId(id))?.onWindowIncrement(increment) },
+      onRst: (id, code) => { this.onRstFrame(id, code) },
+      onWndinc: (id, increment) => { this.onWndincFrame(id, increment) },
       onGoaway: (lastId, code) => { this.onGoaway(lastId, code) }
     }
+    this.uselessFrames = new Budget(config.maxUselessFrames, config.maxUselessFrames / 10)
+    this.streamResets = new Budget(config.maxStreamResets, config.maxStreamResetsPerSecond)
+    maConn.addEventListener('drain', () => { this.clearWriteStall() })
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
       const options = { interval: config.heartbeatInterval, timeout: config.heartbeatTimeout }
@@ -92,11 +101,38 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (this.outgoing.byteLength === 0) { return }
     const data = this.outgoing.take()
     try {
-      this.send(data)
+      if (!this.send(data)) {
+        this.watchWriteStall()
+      }
     } catch (err: any) {
       // the connection's write end closed under us: the session is ending and nobody will read these
       this.log('dropping %d bytes - %e', data.byteLength, err)
     }
+  }
+
+  /** Spend the churn budget for a stream reset the peer caused; false once the session is aborted */
+  chargeStreamReset (): boolean {
+    if (this.streamResets.spend()) {
+      return true
+    }
+    this.abort(new StreamChurnLimitError(`More than ${this.config.maxStreamResets} stream resets in a burst, or over ${this.config.maxStreamResetsPerSecond}/s`))
+    return false
+  }
+
+  /** A connection that accepts nothing for `writeTimeout` ms has a peer that stopped reading */
+  private watchWriteStall (): void {
+    if (this.writeStalled != null) {
+      return
+    }
+    this.writeStalled = setTimeout(() => {
+      this.abort(new WriteTimeoutError(`The connection accepted no data for ${this.config.writeTimeout} ms`))
+    }, this.config.writeTimeout)
+    this.writeStalled.unref?.()
+  }
+
+  private clearWriteStall (): void {
+    clearTimeout(this.writeStalled)
+    this.writeStalled = undefined
   }
 
   // ---- libp2p muxer API
@@ -124,7 +160,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') { return }
-    this.heartbeat?.stop()
+    this.stopTimers()
     await super.close(options)
     this.sendGoaway(ErrorCode.NoError)
     await this.maConn.close(options)
@@ -134,19 +170,21 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (this.status === 'closed') { return }
     // streams skip their RSTs once the session is not open: the GOAWAY says it all
     this.status = 'closing'
-    this.heartbeat?.stop()
-    this.sendGoaway(errorCodeFor(err))
+    this.stopTimers()
+    this.sendGoaway(goawayCode(err))
     super.abort(err)
     this.maConn.close().catch(closeErr => { this.log.error('closing the connection after abort failed - %e', closeErr) })
   }
 
   onTransportClosed (err?: Error): void {
-    this.heartbeat?.stop()
+    this.stopTimers()
     if (err == null && this.status === 'open') {
       // the connection ended under an open session: a stream whose peer never sent FIN may be
       // missing data, and its reader must not mistake that for a clean end
       this.status = 'closing'
-      const cut = new ConnectionClosedError('The connection closed before the peer finished the stream')
+      const cut = this.decoder.midFrame
+        ? new UnexpectedEOFError('The connection ended in the middle of a frame')
+        : new ConnectionClosedError('The connection closed before the peer finished the stream')
       for (const stream of [...this.streams]) {
         if (stream.remoteWriteStatus !== 'closed') {
           stream.onTransportClosed(cut)
@@ -154,6 +192,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       }
     }
     super.onTransportClosed(err)
+  }
+
+  private stopTimers (): void {
+    this.heartbeat?.stop()
+    this.clearWriteStall()
   }
 
   // ---- wire → streams
@@ -202,12 +245,39 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   private onDataFrame (streamId: number, flags: number, payload: Uint8Array | Uint8ArrayList): void {
-    const stream = this.streamsById.get(this.assignedId(streamId))
-    if (stream != null) {
-      stream.onDataFrame(payload, (flags & Flag.FIN) !== 0)
-    } else if (payload.byteLength > 0) {
+    const fin = (flags & Flag.FIN) !== 0
+    const stream = this.openStream(streamId)
+    if (stream != null && (fin || payload.byteLength > 0)) {
+      stream.onDataFrame(payload, fin)
+      return
+    }
+    this.countUselessFrame()
+    if (stream == null && payload.byteLength > 0 && !this.refusedClosedIds.has(streamId)) {
       // a stream that is gone: Go answers the same way (PROTOCOL.md §2.7); empty FINs are ignored
+      if (this.refusedClosedIds.size >= 1024) {
+        this.refusedClosedIds.clear()
+      }
+      this.refusedClosedIds.add(streamId)
       this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+    }
+  }
+
+  private onRstFrame (streamId: number, errorCode: number): void {
+    const stream = this.openStream(streamId)
+    if (stream == null) {
+      this.countUselessFrame()
+    } else if (this.chargeStreamReset()) {
+      stream.onRstFrame(errorCode)
+    }
+  }
+
+  private onWndincFrame (streamId: number, increment: number): void {
+    const stream = this.openStream(streamId)
+    if (stream == null || increment === 0) {
+      // Go sends WNDINC after a stream closes (reads of buffered data); it never sends 0
+      this.countUselessFrame()
+    } else {
+      stream.onWindowIncrement(increment)
     }
   }
 
@@ -220,16 +290,23 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   /**
-   * Returns the id if it was ever assigned, so a missing stream means a closed one. An id above
-   * the last one assigned for its parity is a protocol violation, as in Go (session.go:411-413).
-   * Id 0 counts as assigned.
+   * The open stream a frame is for, or undefined for a stream that is closed. An id that was
+   * never assigned is a protocol violation, as in Go for ids above the last one of their parity
+   * (session.go:411-413). Go tolerates stream frames on id 0 but never sends them, so we do not.
    */
-  private assignedId (streamId: number): number {
+  private openStream (streamId: number): MuxadoStream | undefined {
     const lastAssigned = this.isLocalId(streamId) ? this.nextLocalId - 2 : this.lastRemoteId
-    if (streamId !== 0 && streamId > lastAssigned) {
+    if (streamId === 0 || streamId > lastAssigned) {
       throw new ProtocolViolationError(`Frame for stream ${streamId}, which was never opened`)
     }
-    return streamId
+    return this.streamsById.get(streamId)
+  }
+
+  /** Frames that make us do work for nothing are budgeted, as Node's http2 maxSessionInvalidFrames */
+  private countUselessFrame (): void {
+    if (!this.uselessFrames.spend()) {
+      throw new TooManyUselessFramesError(`More than ${this.config.maxUselessFrames} frames that do nothing`)
+    }
   }
 
   private isLocalId (streamId: number): boolean {
@@ -238,9 +315,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   /** `hidden` streams belong to the session (heartbeats): libp2p never sees them and no limit counts them */
   private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions, hidden = false): MuxadoStream {
+    const streamOptions = { ...this.streamOptions, ...options }
     const stream = new MuxadoStream({
-      ...this.streamOptions,
-      ...options,
+      ...streamOptions,
       id: String(streamId),
       streamId,
       streamType,
@@ -248,6 +325,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       // libp2p negotiates the stream's protocol only when this is empty
       protocol: '',
       log: this.log.newScope(`${direction}:${streamId}`),
+      // libp2p's default is unbounded
+      maxWriteBufferLength: streamOptions.maxWriteBufferLength ?? this.config.maxWriteBufferLength,
       session: this,
       maxStreamWindow: this.config.maxStreamWindow
     })

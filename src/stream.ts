@@ -2,7 +2,7 @@ import { StreamResetEvent } from '@libp2p/interface'
 import { AbstractStream } from '@libp2p/utils'
 import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamResetCode } from './errors.ts'
 import { ReceiveWindow } from './flow.ts'
-import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
+import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
@@ -16,6 +16,8 @@ export interface StreamSession {
   readonly writable: boolean
   /** false once the session is going down and per-stream frames are pointless */
   readonly open: boolean
+  /** spend the churn budget for a reset the peer caused; false when that ended the session */
+  chargeStreamReset(): boolean
 }
 
 export interface MuxadoStreamInit extends AbstractStreamInit {
@@ -116,11 +118,11 @@ export class MuxadoStream extends AbstractStream {
   onDataFrame (payload: Uint8Array | Uint8ArrayList, fin: boolean): void {
     if (payload.byteLength > 0) {
       if (this.remoteWriteStatus === 'closed') {
-        this.abort(new DataAfterFinError(`DATA on stream ${this.streamId} after its FIN`))
+        this.abortForPeer(new DataAfterFinError(`DATA on stream ${this.streamId} after its FIN`))
         return
       }
       if (!this.receiveWindow.receive(payload.byteLength)) {
-        this.abort(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
+        this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return
       }
       this.onData(payload)
@@ -133,10 +135,37 @@ export class MuxadoStream extends AbstractStream {
 
   /** A WNDINC arrived: the peer consumed data and we may send more */
   onWindowIncrement (increment: number): void {
-    const wasBlocked = this.sendWindow === 0
+    if (this.sendWindow + increment > MAX_UINT31) {
+      this.abortForPeer(new FlowControlError(`WNDINC of ${increment} overflows the window of stream ${this.streamId}`))
+      return
+    }
     this.sendWindow += increment
-    if (wasBlocked && increment > 0 && this.writableNeedsDrain && this.session.writable) {
-      this.safeDispatchEvent('drain')
+    if (this.session.writable) {
+      this.resumeSending()
+    }
+  }
+
+  /** The connection drained. Unlike the base class, only wake writers when this stream can send. */
+  onMuxerDrain (): void {
+    this.resumeSending()
+  }
+
+  /**
+   * Send what the window now allows, and fire 'drain' only once the write buffer is empty:
+   * 'drain' means "write again", and firing it while data still waits (on every connection
+   * drain, as the base class does) lets writers grow the buffer without bound.
+   */
+  private resumeSending (): void {
+    if (!this.writableNeedsDrain) {
+      return
+    }
+    this.writableNeedsDrain = false
+    try {
+      if (this.processSendQueue() && this.writeBufferLength === 0) {
+        this.safeDispatchEvent('drain')
+      }
+    } catch (err) {
+      this.log.error('resuming the send queue failed - %e', err)
     }
   }
 
@@ -160,6 +189,13 @@ export class MuxadoStream extends AbstractStream {
       this.maybeDispatchEnd()
     }
     this.dispatchEvent(new StreamResetEvent(new StreamResetByPeerError(errorCode)))
+  }
+
+  /** A stream fault the peer caused: reset this stream only, unless the peer keeps doing it */
+  private abortForPeer (err: Error): void {
+    if (this.session.chargeStreamReset()) {
+      this.abort(err)
+    }
   }
 
   /**

@@ -88,18 +88,31 @@ describe('muxer', () => {
       expect(peer.muxer.status).to.equal('open')
     })
 
-    it('ignores WNDINC, RST and FIN-only DATA on closed streams and on id 0', async () => {
+    it('ignores WNDINC, RST and FIN-only DATA on closed streams', async () => {
       const peer = new RawPeer('server')
       peer.send(encodeSyn(3))
       const stream = await peer.nextStream()
       stream.abort(new Error('done with it'))
       await peer.settle()
       const before = peer.frames.length
-      peer.send(encodeWndinc(3, 100), encodeRst(3, ErrorCode.StreamClosed), encodeDataHeader(3, 0, true), encodeWndinc(0, 1), encodeRst(0, 1))
+      peer.send(encodeWndinc(3, 100), encodeRst(3, ErrorCode.StreamClosed), encodeDataHeader(3, 0, true))
       await peer.settle()
       expect(peer.frames.slice(before)).to.deep.equal([])
       expect(peer.muxer.status).to.equal('open')
     })
+
+    for (const [what, frame] of [
+      ['DATA on id 0', encodeDataHeader(0, 0, true)],
+      ['WNDINC on id 0', encodeWndinc(0, 1)],
+      ['RST on id 0', encodeRst(0, 0)]
+    ] as const) {
+      it(`kills the session on ${what}, which Go tolerates but never sends`, async () => {
+        const peer = new RawPeer('server')
+        peer.send(encodeSyn(3), frame)
+        const goaway = await peer.waitForFrame(isGoaway)
+        expect(goaway.errorCode).to.equal(ErrorCode.ProtocolError)
+      })
+    }
 
     for (const [what, frame] of [
       ['DATA', encodeDataHeader(7, 0, true)],

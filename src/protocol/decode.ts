@@ -50,6 +50,11 @@ export class FrameDecoder {
     return this.buffered
   }
 
+  /** True while part of a frame has arrived: the connection ending now would cut it */
+  get midFrame (): boolean {
+    return this.buffered > 0 || this.type !== NO_FRAME
+  }
+
   push (chunk: Uint8Array | Uint8ArrayList): void {
     if (chunk instanceof Uint8Array) {
       this.append(chunk)
