@@ -34,17 +34,45 @@ export class RawPeer {
   readonly frames: WireFrame[] = []
   /** how many `send()` calls the muxer made on its connection */
   writes = 0
+  /** bytes the muxer handed to its connection */
+  sentBytes = 0
+  /** every error the muxer was aborted with, in order (the first one ended the session) */
+  readonly abortErrors: Error[] = []
+  /** set if the muxer sent bytes that do not decode as muxado v1 frames */
+  recordError?: Error
   readonly connection: MultiaddrConnection
+  /** the muxer's end of the connection */
+  readonly muxerConnection: MultiaddrConnection
   private readonly decoder = new FrameDecoder()
 
   constructor (role: MuxerRole, init: MuxadoInit = {}) {
     const [outbound, inbound] = multiaddrConnectionPair()
     const [mine, theirs] = role === 'client' ? [outbound, inbound] : [inbound, outbound]
     this.connection = theirs
+    this.muxerConnection = mine
     const send = mine.send.bind(mine)
-    mine.send = (data) => { this.writes++; return send(data) }
+    mine.send = (data) => { this.writes++; this.sentBytes += data.byteLength; return send(data) }
     this.muxer = muxado({ enableHeartbeat: false, ...init })().createStreamMuxer(mine)
+    const abort = this.muxer.abort.bind(this.muxer)
+    this.muxer.abort = (err) => { this.abortErrors.push(err); abort(err) }
     theirs.addEventListener('message', (evt) => { this.record(evt.data) })
+  }
+
+  /** The error that ended the session, if the muxer aborted */
+  get sessionError (): Error | undefined {
+    return this.abortErrors[0]
+  }
+
+  /**
+   * Stop reading from the connection, like a peer whose TCP receive window is 0: the muxer's
+   * writes queue in the connection until `send()` returns false. Takes effect after a tick.
+   */
+  stopReading (): void {
+    this.connection.pause()
+  }
+
+  resumeReading (): void {
+    this.connection.resume()
   }
 
   /** Write raw bytes to the muxer */
@@ -79,7 +107,16 @@ export class RawPeer {
   }
 
   private record (data: Uint8Array | Uint8ArrayList): void {
+    if (this.recordError != null) { return }
     this.decoder.push(data)
+    try {
+      this.decodeRecorded()
+    } catch (err: any) {
+      this.recordError = err
+    }
+  }
+
+  private decodeRecorded (): void {
     this.decoder.decode({
       onSyn: (streamId, flags, priority, streamType) => { this.frames.push({ type: FrameType.SYN, streamId, flags, streamType }) },
       onData: (streamId, flags, payload) => { this.frames.push({ type: FrameType.DATA, streamId, flags, payload: payload.subarray() }) },
