@@ -1,0 +1,113 @@
+/**
+ * Writers and readers shared by the scenarios. Every writer is "strict": it re-checks
+ * backpressure before each send, because `onDrain()` resolves at once after its first use and a
+ * connection drain wakes every stream (BENCHMARKS.md findings 2-3). A looser writer would measure
+ * buffering instead of the muxer.
+ */
+import { once } from 'node:events'
+import { pEvent } from 'p-event'
+import type { MessageStream } from '@libp2p/interface'
+import type net from 'node:net'
+
+/** Send `total` bytes in `chunk`-sized sends; `fresh` allocates a new buffer per send (memory runs) */
+export async function writeStrict (stream: MessageStream, chunk: Uint8Array, total: number, fresh = false): Promise<void> {
+  let sent = 0
+  while (sent < total) {
+    if (stream.writableNeedsDrain) {
+      await pEvent(stream, 'drain', { rejectionEvents: ['close'] })
+      continue
+    }
+    const n = Math.min(chunk.byteLength, total - sent)
+    const buf = fresh ? Buffer.alloc(n, 1) : chunk.subarray(0, n)
+    stream.send(buf)
+    sent += n
+  }
+}
+
+/** The bare-socket writer: `write()` until it returns false, then wait for the socket's drain */
+export async function writeSocket (socket: net.Socket, chunk: Uint8Array, total: number): Promise<void> {
+  let sent = 0
+  while (sent < total) {
+    const n = Math.min(chunk.byteLength, total - sent)
+    sent += n
+    if (!socket.write(chunk.subarray(0, n))) { await once(socket, 'drain') }
+  }
+}
+
+/** Resolves once `total` bytes have arrived as 'message' events (rejects if the stream closes first) */
+export async function readBytes (stream: MessageStream, total: number, onMessage?: () => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let received = 0
+    const onData = (evt: { data: { byteLength: number } }): void => {
+      received += evt.data.byteLength
+      onMessage?.()
+      if (received >= total) {
+        cleanup()
+        resolve()
+      }
+    }
+    const onClose = (evt: Event & { error?: Error }): void => {
+      cleanup()
+      reject(evt.error ?? new Error(`stream closed after ${received} of ${total} bytes`))
+    }
+    const cleanup = (): void => {
+      stream.removeEventListener('message', onData)
+      stream.removeEventListener('close', onClose)
+    }
+    stream.addEventListener('message', onData)
+    stream.addEventListener('close', onClose)
+  })
+}
+
+/** Same as `readBytes` for a bare socket */
+export async function readSocket (socket: net.Socket, total: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let received = 0
+    const onData = (buf: Buffer): void => {
+      received += buf.byteLength
+      if (received >= total) {
+        socket.off('data', onData)
+        socket.off('close', onClose)
+        resolve()
+      }
+    }
+    const onClose = (): void => { reject(new Error(`socket closed after ${received} of ${total} bytes`)) }
+    socket.on('data', onData)
+    socket.once('close', onClose)
+  })
+}
+
+/** Echo everything back and half-close when the remote does; strict about backpressure */
+export function echo (stream: MessageStream): void {
+  let paused = false
+  stream.addEventListener('message', evt => {
+    if (!stream.send(evt.data)) {
+      paused = true
+      stream.pause()
+    }
+  })
+  stream.addEventListener('drain', () => {
+    if (paused) {
+      paused = false
+      stream.resume()
+    }
+  })
+  stream.addEventListener('remoteCloseWrite', () => {
+    stream.close().catch(err => { stream.abort(err) })
+  })
+}
+
+/**
+ * Bytes parked in buffers right now: every stream's write and read buffer on both muxers, both
+ * connections' buffers and the sockets' write queues. With strict writers this should stay
+ * bounded by the flow-control windows, whatever the writers offer.
+ */
+export function parkedBytes (muxers: Array<{ streams: MessageStream[] }>, conns: MessageStream[], sockets: net.Socket[] = []): number {
+  let total = 0
+  for (const muxer of muxers) {
+    for (const s of muxer.streams) { total += s.writeBufferLength + s.readBufferLength }
+  }
+  for (const c of conns) { total += c.writeBufferLength + c.readBufferLength }
+  for (const s of sockets) { total += s.writableLength }
+  return total
+}

@@ -1,0 +1,52 @@
+/**
+ * The muxers under test, created the way libp2p creates them: `factory()()` then
+ * `createStreamMuxer(maConn)` on each end of a connection pair.
+ */
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { mplex } from '@libp2p/mplex'
+import { muxado } from '../src/index.ts'
+import type { ConnPair } from './pairs.ts'
+import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
+
+export type MuxerName = 'muxado' | 'yamux' | 'mplex'
+
+export const MUXERS: MuxerName[] = ['muxado', 'yamux', 'mplex']
+
+/** Printed with every result: the one non-default option */
+export const MUXER_NOTE = 'mplex runs with disconnectThreshold: Infinity (its default of 5 inbound streams/s aborts the connection); yamux and muxado use their defaults'
+
+const factories: Record<MuxerName, StreamMuxerFactory> = {
+  muxado: muxado()(),
+  yamux: yamux()(),
+  // mplex consumes a rate-limiter point for every inbound stream and kills the connection at 5/s
+  mplex: mplex({ disconnectThreshold: Infinity })()
+}
+
+export interface MuxerPair {
+  client: StreamMuxer
+  server: StreamMuxer
+}
+
+export function muxerPair (name: MuxerName, conns: ConnPair): MuxerPair {
+  const factory = factories[name]
+  return {
+    client: factory.createStreamMuxer(conns.client),
+    server: factory.createStreamMuxer(conns.server)
+  }
+}
+
+/**
+ * Close both muxers gracefully. Returns false if that did not finish in time (then both are
+ * aborted), so a hang shows up in the results instead of stalling the run.
+ */
+export async function closeMuxerPair (pair: MuxerPair): Promise<boolean> {
+  const signal = AbortSignal.timeout(2000)
+  try {
+    await Promise.all([pair.client.close({ signal }), pair.server.close({ signal })])
+    return true
+  } catch (err: any) {
+    pair.client.abort(err)
+    pair.server.abort(err)
+    return false
+  }
+}

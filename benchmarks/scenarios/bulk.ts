@@ -1,0 +1,94 @@
+/**
+ * Scenario: bulk throughput on one stream. The sender writes `total` bytes in 64 KiB sends with a
+ * strict writer; the clock stops when the receiver has counted them all. Baselines in the same
+ * rotation: bare `node:net` sockets (TCP only) and the connection with no muxer.
+ */
+import { runRotated, startClock } from '../harness.ts'
+import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
+import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
+import { closeConnPair, connPair } from '../pairs.ts'
+import type { Metrics, ScenarioResult } from '../harness.ts'
+import type { MuxerName } from '../muxers.ts'
+import type { LoopbackServer, TransportName } from '../pairs.ts'
+import type { Stream } from '@libp2p/interface'
+
+export const CHUNK = 64 * 1024
+const MiB = 1024 * 1024
+
+export interface BulkOptions {
+  transport: TransportName
+  server: LoopbackServer
+  total: number
+  reps: number
+}
+
+function rates (total: number, t: { ms: number, cpuMs: number }): Metrics {
+  return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
+}
+
+async function runNet (server: LoopbackServer, chunk: Uint8Array, total: number): Promise<Metrics> {
+  const { client, server: remote } = await server.connect()
+  const stop = startClock()
+  await Promise.all([writeSocket(client, chunk, total), readSocket(remote, total)])
+  const t = stop()
+  client.destroy()
+  remote.destroy()
+  return rates(total, t)
+}
+
+async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics> {
+  const conns = await connPair(opts.transport, opts.server)
+  const stop = startClock()
+  await Promise.all([writeStrict(conns.client, chunk, opts.total), readBytes(conns.server, opts.total)])
+  const t = stop()
+  await closeConnPair(conns)
+  return rates(opts.total, t)
+}
+
+/** One bulk transfer through a fresh muxer pair; also the workload of the CPU-profile entry point */
+export async function bulkOnce (opts: BulkOptions, name: MuxerName, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
+  const conns = await connPair(opts.transport, opts.server)
+  const muxers = muxerPair(name, conns)
+  const received = new Promise<void>((resolve, reject) => {
+    muxers.server.addEventListener('stream', evt => {
+      readBytes(evt.detail, opts.total).then(resolve, reject)
+    }, { once: true })
+  })
+  const stop = startClock()
+  const stream: Stream = await muxers.client.createStream()
+  await Promise.all([writeStrict(stream, chunk, opts.total), received])
+  const t = stop()
+  if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after a bulk run`) }
+  await closeConnPair(conns)
+  return rates(opts.total, t)
+}
+
+export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
+  const chunk = new Uint8Array(CHUNK).fill(7)
+  const baselines = opts.transport === 'tcp' ? ['net', 'maconn'] : ['maconn']
+  return runRotated({
+    id: `bulk-${opts.transport}`,
+    title: `Bulk, one stream, ${opts.total / MiB} MiB in 64 KiB sends, ${opts.transport}`,
+    short: `bulk 1 stream, ${opts.transport}`,
+    notes: [
+      'strict writer: re-checks writableNeedsDrain before every send, waits for drain with pEvent(stream, \'drain\', { rejectionEvents: [\'close\'] })',
+      opts.transport === 'tcp'
+        ? 'net = bare node:net sockets (no libp2p); maconn = the same sockets wrapped by @libp2p/tcp toMultiaddrConnection, no muxer'
+        : 'memlite = in-memory AbstractMultiaddrConnection pair, one-microtask delivery, backpressure at 1 MiB in flight; maconn = that pair, no muxer',
+      'MB per CPU-s counts the whole process (both ends)',
+      MUXER_NOTE
+    ],
+    variants: [...MUXERS, ...baselines],
+    reps: opts.reps,
+    metrics: [
+      { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
+      { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
+    ],
+    headline: ['mbps'],
+    run: async (variant, issues) => {
+      if (variant === 'net') { return runNet(opts.server, chunk, opts.total) }
+      if (variant === 'maconn') { return runMaConn(opts, chunk) }
+      return bulkOnce(opts, variant as MuxerName, chunk, issues)
+    }
+  })
+}
