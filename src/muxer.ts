@@ -18,6 +18,9 @@ export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
 
+/** Frames queued in one event-loop turn are sent together, up to this many bytes */
+const MAX_BATCH_BYTES = 256 * 1024
+
 const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
   ? (fn) => { setImmediate(fn) }
   : (fn) => { setTimeout(fn, 0) }
@@ -90,7 +93,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   enqueue (bytes: Uint8Array): void {
     this.outgoing.push(bytes)
-    if (!this.flushScheduled) {
+    if (this.outgoing.byteLength >= MAX_BATCH_BYTES) {
+      // past this the connection must say now whether it wants more, or every stream would
+      // pile its whole window into one turn's batch
+      this.flush()
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true
       queueMicrotask(this.flush)
     }

@@ -1,4 +1,4 @@
-import { StreamResetEvent } from '@libp2p/interface'
+import { StreamMessageEvent, StreamResetEvent } from '@libp2p/interface'
 import { AbstractStream } from '@libp2p/utils'
 import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamResetCode } from './errors.ts'
 import { ReceiveWindow } from './flow.ts'
@@ -56,6 +56,23 @@ export class MuxadoStream extends AbstractStream {
 
   // ---- application → wire
 
+  /**
+   * Fast path: with nothing queued and window to spare, frame the bytes straight onto the
+   * session's batch instead of going through the base class's write buffer.
+   */
+  send (data: Uint8Array | Uint8ArrayList): boolean {
+    if (this.writeStatus !== 'writable' || this.writableNeedsDrain || this.sendingData ||
+      this.writeBuffer.byteLength > 0 || this.maxMessageSize != null ||
+      data.byteLength === 0 || data.byteLength > this.sendWindow) {
+      return super.send(data)
+    }
+    this.sendWindow -= data.byteLength
+    this.enqueueDataFrames(data, data.byteLength)
+    const canSendMore = this.sendWindow > 0 && this.session.writable
+    this.writableNeedsDrain = !canSendMore
+    return canSendMore
+  }
+
   sendData (data: Uint8ArrayList): SendResult {
     const sentBytes = Math.min(this.sendWindow, data.byteLength)
     this.sendWindow -= sentBytes
@@ -92,10 +109,10 @@ export class MuxadoStream extends AbstractStream {
   }
 
   /** Split `bytes` bytes of `data` into DATA frames of at most 16383 bytes, without copying */
-  private enqueueDataFrames (data: Uint8ArrayList, bytes: number): void {
+  private enqueueDataFrames (data: Uint8Array | Uint8ArrayList, bytes: number): void {
     let unframed = bytes
     let frameLeft = 0
-    for (const buf of data) {
+    for (const buf of data instanceof Uint8Array ? [data] : data) {
       let offset = 0
       while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
         if (frameLeft === 0) {
@@ -125,7 +142,14 @@ export class MuxadoStream extends AbstractStream {
         this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return
       }
-      this.onData(payload)
+      if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
+        // fast path: hand the payload view straight to the reader, as the base class would after
+        // copying it in and out of the read buffer
+        this.dispatchEvent(new StreamMessageEvent(payload))
+        this.grant(this.receiveWindow.consume(payload.byteLength))
+      } else {
+        this.onData(payload)
+      }
       // a closed readable end drops data; grant it back so the peer is not held
       if (this.readStatus === 'closing' || this.readStatus === 'closed') { this.grant(this.receiveWindow.release()) }
     }
