@@ -75,7 +75,7 @@ export class Heartbeat {
     }
     this.pingId = (this.pingId + 1) >>> 0
     new DataView(this.ping.buffer).setUint32(0, this.pingId)
-    this.sentAt = Date.now()
+    this.sentAt = performance.now()
     this.stream.send(this.ping.slice())
     this.schedule(this.options.timeout, () => {
       this.onTimeout(new HeartbeatTimeoutError(`No heartbeat echo within ${this.options.timeout} ms`))
@@ -88,7 +88,7 @@ export class Heartbeat {
       const answered = this.echo.getUint32(0) === this.pingId
       this.echo.consume(PING_LENGTH)
       if (answered && !this.stopped) {
-        this.rtt = Date.now() - this.sentAt
+        this.rtt = performance.now() - this.sentAt
         this.schedule(this.options.interval, () => { this.sendPing() })
       }
     }

@@ -21,7 +21,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { resolveConfig } from './config.ts'
 import { MuxadoMuxer, PROTOCOL } from './muxer.ts'
 import type { MuxadoInit } from './config.ts'
-import type { MessageStream, StreamMuxerFactory } from '@libp2p/interface'
+import type { Connection, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 
 export { PROTOCOL, MuxadoMuxer }
 export type { Role } from './muxer.ts'
@@ -30,6 +30,16 @@ export type { MuxadoInit } from './config.ts'
 export { defaultConfig } from './config.ts'
 export * from './errors.ts'
 export { ErrorCode, FrameType, Flag, HEARTBEAT_STREAM_TYPE, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
+
+/**
+ * The muxado session behind a libp2p connection (for its `rtt`, say), or undefined when the
+ * connection runs another muxer.
+ */
+export function muxadoSession (connection: Connection): MuxadoMuxer | undefined {
+  // libp2p keeps the muxer in a field that is not part of its public Connection interface
+  const muxer = (connection as unknown as { muxer?: unknown }).muxer
+  return muxer instanceof MuxadoMuxer ? muxer : undefined
+}
 
 class MuxadoFactory implements StreamMuxerFactory<MuxadoMuxer> {
   readonly protocol = PROTOCOL

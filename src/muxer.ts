@@ -54,7 +54,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private writeStalled?: ReturnType<typeof setTimeout>
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
-    super(maConn, { ...init, protocol: PROTOCOL, name: 'muxado' })
+    // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
+    // batch from the peer can carry many SYNs: let every stream the peer may open wait for it
+    super(maConn, { ...init, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
     this.config = config
     this.role = maConn.direction === 'outbound' ? 'client' : 'server'
     this.nextLocalId = this.role === 'client' ? FIRST_CLIENT_STREAM_ID : FIRST_SERVER_STREAM_ID

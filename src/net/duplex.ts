@@ -46,17 +46,19 @@ function toBuffer (buf: Uint8Array): Buffer {
  * A muxado stream as a Node.js `stream.Duplex`, for `pipeline()`, `http` and anything else that
  * takes a socket.
  *
- * - Reading: data is pushed as it arrives; when the readable buffer reaches its
- *   `highWaterMark` the muxado stream is paused, so no window is granted back and the peer is
- *   held at the muxado window (64 KiB, more once the stream's window has grown).
- * - Writing: each write is handed to the muxado stream and its callback waits for the stream's
- *   `'drain'` when the peer's window or the connection is full.
- * - `end()` sends FIN (the muxado half-close). `destroy()` resets the stream (RST) unless our
- *   FIN is already out: then, as Go's `Close()`, the rest of the peer's data is discarded and
- *   the stream ends with the peer's FIN. Resets by the peer and lost connections surface as
- *   `'error'`.
- * - The `net.Socket` methods that `http` calls (`setTimeout`, `setNoDelay`, `setKeepAlive`,
- *   `ref`, `unref`, `destroySoon`) are here; `setTimeout` is a real idle timer.
+ * Reading: data is pushed as it arrives; when the readable buffer reaches its `highWaterMark`
+ * the muxado stream is paused, so no window is granted back and the peer is held at the muxado
+ * window (64 KiB, more once the stream's window has grown).
+ *
+ * Writing: each write is handed to the muxado stream, and its callback waits for the stream's
+ * `'drain'` while the peer's window or the connection is full.
+ *
+ * `end()` sends FIN (the muxado half-close). `destroy()` resets the stream (RST) unless our FIN
+ * is already out: then, as with Go's `Close()`, the rest of the peer's data is discarded and the
+ * stream ends with the peer's FIN. Resets by the peer and lost connections surface as `'error'`.
+ *
+ * The `net.Socket` methods that `http` calls (`setTimeout`, `setNoDelay`, `setKeepAlive`, `ref`,
+ * `unref`, `destroySoon`) are here; `setTimeout` is a real idle timer.
  */
 export class MuxadoDuplex extends Duplex {
   /** The libp2p stream underneath */
@@ -69,7 +71,12 @@ export class MuxadoDuplex extends Duplex {
   private idleTimer?: ReturnType<typeof setTimeout>
   private readEnded = false
 
-  constructor (stream: MuxadoStream, options: MuxadoDuplexOptions = {}, transport?: AddressSource) {
+  /**
+   * @param stream - the muxado stream to wrap
+   * @param options - buffer sizes
+   * @param transport - the session's socket; the address getters read it
+   */
+  constructor (stream: MuxadoStream, options: MuxadoDuplexOptions = {}, transport?: object) {
     super({
       allowHalfOpen: true,
       highWaterMark: options.highWaterMark,
@@ -77,7 +84,7 @@ export class MuxadoDuplex extends Duplex {
       writableHighWaterMark: options.writableHighWaterMark
     })
     this.stream = stream
-    this.transport = transport
+    this.transport = transport as AddressSource | undefined
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('end', this.onEnd)
     stream.addEventListener('close', this.onClose)

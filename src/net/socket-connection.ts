@@ -1,5 +1,5 @@
-import { AbstractMultiaddrConnection, ipPortToMultiaddr } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
+import { AbstractMultiaddrConnection, ipPortToMultiaddr } from '@libp2p/utils'
 import type { AbortOptions, Logger, MessageStreamDirection, MultiaddrConnection } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Duplex } from 'node:stream'

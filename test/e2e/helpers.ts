@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { pEvent } from 'p-event'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { muxado } from '../../src/index.ts'
+import type { Identify } from '@libp2p/identify'
+import type { Connection, ConnectionEncrypter, Libp2p, MessageStream, Stream, StreamMuxerFactory, Transport } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Libp2pOptions } from 'libp2p'
+
+export const ECHO = '/e2e/echo/1.0.0'
+
+/** libp2p allows 32 inbound and 64 outbound streams per protocol by default; the e2e tests open more */
+export const STREAM_LIMITS = { maxInboundStreams: 1000, maxOutboundStreams: 1000 }
+
+export type MuxerEntry = (components: any) => StreamMuxerFactory
+export type TransportEntry = (components: any) => Transport
+export type EncrypterEntry = (components: any) => ConnectionEncrypter
+
+export interface NodeOptions {
+  listen?: string[]
+  transports?: TransportEntry[]
+  encrypters?: EncrypterEntry[]
+  muxers?: MuxerEntry[]
+}
+
+/** A node on 127.0.0.1 with TCP + Noise + muxado unless told otherwise; it answers ECHO */
+export async function createNode (options: NodeOptions = {}): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: options.transports ?? [tcp()],
+    connectionEncrypters: options.encrypters ?? [noise()],
+    streamMuxers: options.muxers ?? [muxado()]
+  } satisfies Libp2pOptions)
+  await node.handle(ECHO, echoHandler, STREAM_LIMITS)
+  return node
+}
+
+export type ServiceNode = Libp2p<{ identify: Identify, ping: Ping }>
+
+/** As `createNode`, plus the identify and ping services */
+export async function createServiceNode (): Promise<ServiceNode> {
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [muxado()],
+    services: { identify: identify(), ping: ping() }
+  })
+  await node.handle(ECHO, echoHandler, STREAM_LIMITS)
+  return node
+}
+
+/** Stop every node, even if some of them fail to stop */
+export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
+  await Promise.allSettled(nodes.map(async (node) => node?.stop()))
+}
+
+/**
+ * Send with backpressure: wait for 'drain' whenever `send()` says the buffer is full. A stream
+ * that closes meanwhile rejects with the close event's error (pEvent itself rejects with the event).
+ */
+export async function write (stream: MessageStream, data: Uint8Array | Uint8ArrayList): Promise<void> {
+  if (stream.send(data)) { return }
+  try {
+    await pEvent(stream, 'drain', { rejectionEvents: ['close'] })
+  } catch (evt: any) {
+    throw evt?.error ?? new Error('The stream closed before it drained')
+  }
+}
+
+/** Echo everything until the remote half-closes, then half-close our side */
+export async function echoHandler (stream: Stream): Promise<void> {
+  try {
+    for await (const chunk of stream) { await write(stream, chunk) }
+    await stream.close()
+  } catch (err: any) {
+    stream.abort(err)
+  }
+}
+
+/** Everything the remote sends until it half-closes */
+export async function readAll (stream: Stream): Promise<Uint8ArrayList> {
+  const all = new Uint8ArrayList()
+  for await (const chunk of stream) { all.append(chunk) }
+  return all
+}
+
+/** Deterministic bytes, different for every seed */
+export function pattern (length: number, seed = 0): Uint8Array {
+  const bytes = new Uint8Array(length)
+  for (let i = 0; i < length; i++) { bytes[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff }
+  return bytes
+}
+
+export function sha256 (data: Uint8Array | Uint8ArrayList): string {
+  const hash = createHash('sha256')
+  for (const buf of data instanceof Uint8Array ? [data] : data) { hash.update(buf) }
+  return hash.digest('hex')
+}
+
+/**
+ * Send `data` on a new ECHO stream in 64 KiB writes, half-close, and return what came back.
+ * The read runs concurrently with the writes, as it must: muxado windows are per stream.
+ */
+export async function echo (node: Libp2p, target: Parameters<Libp2p['dialProtocol']>[0], data: Uint8Array, signal?: AbortSignal): Promise<Uint8ArrayList> {
+  const stream = await node.dialProtocol(target, ECHO, { ...STREAM_LIMITS, signal })
+  const reply = readAll(stream)
+  for (let offset = 0; offset < data.byteLength; offset += 65536) {
+    await write(stream, data.subarray(offset, offset + 65536))
+  }
+  await stream.close()
+  return reply
+}
+
+/**
+ * Dial and wait until the listener has registered the connection too: `dial()` resolves on the
+ * dialer before the listener's upgrade is done.
+ */
+export async function connect (dialer: Libp2p, listener: Libp2p): Promise<{ outbound: Connection, inbound: Connection }> {
+  const inbound = pEvent<'connection:open', CustomEvent<Connection>>(listener, 'connection:open', {
+    filter: (evt) => evt.detail.remotePeer.equals(dialer.peerId),
+    timeout: 10_000
+  })
+  const outbound = await dialer.dial(listener.getMultiaddrs())
+  return { outbound, inbound: (await inbound).detail }
+}
+
+/**
+ * Wrap a muxer factory so the test sees which muxer each side really instantiated. libp2p reports
+ * a connection's `multiplexer` per side, and under Noise the two sides can disagree.
+ */
+export function recordMuxer (entry: MuxerEntry, created: string[]): MuxerEntry {
+  return (components) => {
+    const factory = entry(components)
+    return {
+      protocol: factory.protocol,
+      createStreamMuxer: (maConn) => {
+        created.push(factory.protocol)
+        return factory.createStreamMuxer(maConn)
+      }
+    }
+  }
+}
