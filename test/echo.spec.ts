@@ -1,5 +1,19 @@
 import { expect } from 'aegir/chai'
+import { pipe } from 'it-pipe'
+import { pushable } from 'it-pushable'
+import pDefer from 'p-defer'
 import { echoInbound, muxerPair, pattern, readAll, write } from './helpers/muxer-pair.ts'
+import type { Stream } from '@libp2p/interface'
+
+/** An it-pipe sink that writes every chunk into the stream with backpressure, then half-closes */
+function streamSink (stream: Stream) {
+  return async (source: AsyncIterable<Uint8Array>): Promise<void> => {
+    for await (const chunk of source) {
+      await write(stream, chunk)
+    }
+    await stream.close()
+  }
+}
 
 describe('echo', () => {
   for (const [streams, bytes] of [[1, 10 * 1024 * 1024], [1000, 4096]]) {
@@ -22,4 +36,36 @@ describe('echo', () => {
       await client.close()
     })
   }
+
+  it('carries chunks produced asynchronously through it-pipe, in order, while the peer reads', async () => {
+    const { client, server } = muxerPair()
+    const firstChunkArrived = pDefer<void>()
+    const allArrived = pDefer<void>()
+    const received: Uint8Array[] = []
+    server.addEventListener('stream', (evt) => {
+      void (async () => {
+        for await (const chunk of evt.detail) {
+          received.push(chunk.subarray())
+          firstChunkArrived.resolve()
+        }
+        allArrived.resolve()
+      })()
+    })
+    const source = pushable<Uint8Array>()
+    const stream = await client.createStream()
+    const sent = pipe(source, streamSink(stream))
+    const chunks = Array.from({ length: 50 }, (_, i) => pattern(1000 + i * 997, i))
+    source.push(chunks[0])
+    // the producer only continues once the consumer has seen data: nothing is buffered up front
+    await firstChunkArrived.promise
+    for (const chunk of chunks.slice(1)) {
+      source.push(chunk)
+      await new Promise(resolve => setTimeout(resolve, 1))
+    }
+    source.end()
+    await sent
+    await allArrived.promise
+    expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(chunks))
+    await client.close()
+  })
 })
