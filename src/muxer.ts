@@ -146,13 +146,26 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   // ---- libp2p muxer API
 
-  onCreateStream (options: CreateStreamOptions): MuxadoStream {
+  /** The peer's GOAWAY once one arrived: no new streams, and ours it never saw were closed */
+  get remoteGoAway (): RemoteGoAwayError | undefined {
+    return this.remoteGoaway
+  }
+
+  /**
+   * `options.streamType` (not a libp2p option) sends an opaque u32 type in the SYN, read by Go's
+   * `StreamType()`; 0 or absent opens an untyped stream as Go's `Open()`.
+   */
+  onCreateStream (options: CreateStreamOptions & { streamType?: number }): MuxadoStream {
+    const streamType = options.streamType ?? 0
+    if (!Number.isInteger(streamType) || streamType < 0 || streamType >= MIN_EXTENSION_TYPE) {
+      throw new RangeError(`muxado: streamType must be an integer from 0 to ${MIN_EXTENSION_TYPE - 1}, got ${streamType}`)
+    }
     if (this.remoteGoaway != null) { throw this.remoteGoaway }
     if (this.goawaySent) { throw new MuxerClosedError('The muxado session sent GOAWAY') }
     if (this.outboundStreams >= this.config.maxOutboundStreams) {
       throw new TooManyOutboundProtocolStreamsError(`Too many outbound streams open - ${this.outboundStreams}/${this.config.maxOutboundStreams}`)
     }
-    return this.addStream(this.allocateStreamId(), 0, 'outbound', options)
+    return this.addStream(this.allocateStreamId(), streamType, 'outbound', options)
   }
 
   private allocateStreamId (): number {

@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream'
+import { SessionDestroyedError, StreamClosedError } from './errors.ts'
 import type { MuxadoStream } from '../stream.ts'
 import type { StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { AddressInfo } from 'node:net'
@@ -26,18 +27,6 @@ interface AddressSource {
   address?(): AddressInfo | Record<string, never> | string | null
 }
 
-/** A muxado stream was destroyed by the application without an error: it is reset (RST Cancel) */
-export class StreamDestroyedError extends Error {
-  static name = 'StreamDestroyedError'
-  name = 'StreamDestroyedError'
-}
-
-/** The stream closed while a write was waiting for the peer's window */
-export class StreamClosedError extends Error {
-  static name = 'StreamClosedError'
-  name = 'StreamClosedError'
-}
-
 function toBuffer (buf: Uint8Array): Buffer {
   return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
 }
@@ -53,9 +42,12 @@ function toBuffer (buf: Uint8Array): Buffer {
  * Writing: each write is handed to the muxado stream, and its callback waits for the stream's
  * `'drain'` while the peer's window or the connection is full.
  *
- * `end()` sends FIN (the muxado half-close). `destroy()` resets the stream (RST) unless our FIN
- * is already out: then, as with Go's `Close()`, the rest of the peer's data is discarded and the
- * stream ends with the peer's FIN. Resets by the peer and lost connections surface as `'error'`.
+ * `end()` sends FIN (the muxado half-close). `destroy(err)` resets the stream: RST with the
+ * error's muxado code (Cancel for errors outside muxado's table), and the peer's reads and
+ * writes fail. `destroy()` without an error is Go's `Close()`: FIN after the data the stream
+ * already holds (unwritten data still in the Duplex's own buffer is dropped, as with sockets),
+ * and whatever the peer still sends is discarded. Resets by the peer and lost connections
+ * surface as `'error'`; a session destroyed without an error closes its streams quietly.
  *
  * The `net.Socket` methods that `http` calls (`setTimeout`, `setNoDelay`, `setKeepAlive`, `ref`,
  * `unref`, `destroySoon`) are here; `setTimeout` is a real idle timer.
@@ -105,6 +97,7 @@ export class MuxadoDuplex extends Duplex {
     return this.stream.streamType
   }
 
+  /** The session socket's peer address (http reads it as `req.socket.remoteAddress`); the same for every stream of a session */
   get remoteAddress (): string | undefined { return this.transport?.remoteAddress }
   get remotePort (): number | undefined { return this.transport?.remotePort }
   get remoteFamily (): string | undefined { return this.transport?.remoteFamily }
@@ -149,7 +142,7 @@ export class MuxadoDuplex extends Duplex {
 
   private readonly onClose = (evt: StreamCloseEvent): void => {
     if (evt.error != null) {
-      this.destroy(evt.error)
+      this.destroy(evt.error instanceof SessionDestroyedError ? undefined : evt.error)
     }
   }
 
@@ -203,15 +196,19 @@ export class MuxadoDuplex extends Duplex {
     this.stream.removeEventListener('message', this.onMessage)
     const stream = this.stream
     if (stream.status === 'open') {
-      if (err == null && stream.writeStatus === 'closed') {
-        // our FIN is out: stop reading and let the stream end with the peer's FIN, as Go's
-        // Close() does. An RST here could overtake data the peer has not read yet
+      if (err != null) {
+        // RST: the peer's reads and writes fail with the error code
+        stream.abort(err)
+      } else {
+        // Go's Close(), and what destroy() does to a TCP socket: FIN after what the stream
+        // already holds, and discard whatever the peer still sends. http destroys sockets this
+        // way when it is done with them, and must not reset streams that ended normally
         if (stream.readStatus !== 'closing' && stream.readStatus !== 'closed') {
           stream.closeRead().catch(() => {})
         }
-      } else {
-        // an unfinished stream is reset, so the peer does not wait for data that will never come
-        stream.abort(err ?? new StreamDestroyedError(`Stream ${stream.streamId} was destroyed`))
+        if (stream.writeStatus === 'writable') {
+          stream.close().catch(() => {})
+        }
       }
     }
     callback(err)

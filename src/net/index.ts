@@ -35,11 +35,12 @@
  * ```
  */
 
-export { dial, listen, Server, ServerClosedError } from './server.ts'
+export { dial, listen, Server } from './server.ts'
 export type { DialOptions, ListenOptions, ServerEvents } from './server.ts'
-export { createSession, Session, AcceptBacklogFullError, ConnectionLostError } from './session.ts'
+export { createSession, Session } from './session.ts'
 export type { AcceptOptions, CreateSessionOptions, OpenOptions, SessionEvents, SessionOptions, SessionRole } from './session.ts'
-export { MuxadoDuplex, StreamClosedError, StreamDestroyedError } from './duplex.ts'
+export { MuxadoDuplex } from './duplex.ts'
+export { AcceptBacklogFullError, ConnectionLostError, ServerClosedError, SessionDestroyedError, StreamClosedError } from './errors.ts'
 export type { MuxadoDuplexOptions } from './duplex.ts'
 export { SocketConnection } from './socket-connection.ts'
 export type { SocketConnectionInit } from './socket-connection.ts'

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
+import { ServerClosedError } from './errors.ts'
 import { createSession } from './session.ts'
 import type { Session, SessionOptions } from './session.ts'
 import type { Duplex } from 'node:stream'
@@ -97,12 +98,6 @@ export interface ServerEvents {
 interface SessionWaiter {
   resolve(session: Session): void
   reject(err: Error): void
-}
-
-/** `server.accept()` after `server.close()` */
-export class ServerClosedError extends Error {
-  static name = 'ServerClosedError'
-  name = 'ServerClosedError'
 }
 
 /**

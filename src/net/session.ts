@@ -3,8 +3,8 @@ import { MuxerClosedError } from '@libp2p/interface'
 import { resolveConfig } from '../config.ts'
 import { MuxadoMuxer } from '../muxer.ts'
 import { ErrorCode, MIN_EXTENSION_TYPE } from '../protocol/constants.ts'
-import { createTypedStream, remoteGoAway } from './core-hooks.ts'
 import { MuxadoDuplex } from './duplex.ts'
+import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from './errors.ts'
 import { SocketConnection } from './socket-connection.ts'
 import type { MuxadoInit } from '../config.ts'
 import type { MuxadoStream } from '../stream.ts'
@@ -59,30 +59,15 @@ export interface SessionEvents {
    * without an error here, or a GOAWAY NoError from the peer. Otherwise it says why: a
    * `HeartbeatTimeoutError` (dead peer), the socket's error (`ECONNRESET`), a
    * `RemoteGoAwayError` with the peer's error code, a protocol error, or a
-   * `ConnectionClosedError` when the connection ended without a GOAWAY.
+   * `ConnectionLostError` when the connection ended without a GOAWAY.
    */
   close: [reason?: Error]
-}
-
-/** A stream the peer opened arrived while `acceptBacklog` streams were already waiting for `accept()` */
-export class AcceptBacklogFullError extends Error {
-  static name = 'AcceptBacklogFullError'
-  name = 'AcceptBacklogFullError'
-}
-
-/** The connection ended without a GOAWAY: the peer vanished, or killed its side */
-export class ConnectionLostError extends Error {
-  static name = 'ConnectionLostError'
-  name = 'ConnectionLostError'
 }
 
 const DEFAULT_ACCEPT_BACKLOG = 100
 const DEFAULT_CLOSE_TIMEOUT = 5000
 
-/**
- * The core muxer, plus what the session needs to know: why it was aborted, and the stream type
- * of a stream it opens.
- */
+/** The core muxer, plus what the session needs to know: why it was aborted */
 class SessionMuxer extends MuxadoMuxer {
   abortReason?: Error
   onAbort?: () => void
@@ -92,12 +77,6 @@ class SessionMuxer extends MuxadoMuxer {
     this.abortReason ??= err
     super.abort(err)
     this.onAbort?.()
-  }
-
-  onCreateStream (options: CreateStreamOptions & { streamType?: number }): MuxadoStream {
-    const streamType = options.streamType ?? 0
-    if (streamType === 0) { return super.onCreateStream(options) }
-    return createTypedStream(this, () => super.onCreateStream(options), streamType)
   }
 }
 
@@ -117,6 +96,7 @@ interface Waiter {
  * session ended.
  */
 export class Session extends EventEmitter<SessionEvents> implements AsyncIterable<MuxadoDuplex> {
+  /** `'client'` opens odd stream ids, `'server'` even ones */
   readonly role: SessionRole
   /** The socket the session runs over */
   readonly socket: Duplex
@@ -137,6 +117,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
   private closedLocally = false
   private forceTimer?: ReturnType<typeof setTimeout>
 
+  /**
+   * Prefer `createSession()`, `dial()` or `listen()`.
+   *
+   * @param socket - a connected socket or byte `Duplex`; the session owns it from now on
+   * @param options - the role, muxado options (see `MuxadoInit`) and session options
+   */
   constructor (socket: Duplex, options: CreateSessionOptions) {
     super()
     const { role, acceptBacklog, closeTimeout, highWaterMark, readableHighWaterMark, writableHighWaterMark, ...init } = options
@@ -177,10 +163,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     return this.isClosed
   }
 
+  /** The peer's address, when the socket has one */
   get remoteAddress (): string | undefined {
     return (this.socket as { remoteAddress?: string }).remoteAddress
   }
 
+  /** The peer's port, when the socket has one */
   get remotePort (): number | undefined {
     return (this.socket as { remotePort?: number }).remotePort
   }
@@ -270,15 +258,15 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
   }
 
   /**
-   * End the session now: every stream fails with `err` (or a `MuxerClosedError`), a GOAWAY
-   * goes out with the error's muxado code (InternalError for errors outside muxado's table) and
-   * the socket is closed. Without `err` the `'close'` reason is undefined.
+   * End the session now: a GOAWAY goes out with the error's muxado code (InternalError for
+   * errors outside muxado's table), the socket is closed and every stream fails with `err`.
+   * Without `err` the streams close quietly and the `'close'` reason is undefined.
    */
   destroy (err?: Error): void {
     if (this.isClosed) { return }
     if (err == null) {
       this.closedLocally = true
-      this.muxer.abort(new MuxerClosedError('The muxado session was destroyed'))
+      this.muxer.abort(new SessionDestroyedError('The muxado session was destroyed'))
     } else {
       this.muxer.abort(err)
     }
@@ -327,7 +315,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
   private reasonFor (evt: StreamCloseEvent): Error | undefined {
     const aborted = this.sessionMuxer.abortReason
     if (aborted != null) { return aborted }
-    const goaway = remoteGoAway(this.muxer)
+    const goaway = this.muxer.remoteGoAway
     if (goaway != null) {
       // Go closes TCP right after its GOAWAY, so an ECONNRESET may follow it (PROTOCOL.md B15)
       return goaway.errorCode === ErrorCode.NoError ? undefined : goaway
