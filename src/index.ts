@@ -26,7 +26,8 @@ import type { Connection, MessageStream, StreamMuxerFactory } from '@libp2p/inte
 export { PROTOCOL, MuxadoMuxer }
 export type { Role } from './muxer.ts'
 export { MuxadoStream } from './stream.ts'
-export type { MuxadoInit } from './config.ts'
+export type { MuxadoStreamInit, StreamSession } from './stream.ts'
+export type { MuxadoInit, MuxadoConfig } from './config.ts'
 export { defaultConfig } from './config.ts'
 export * from './errors.ts'
 export { ErrorCode, FrameType, Flag, HEARTBEAT_STREAM_TYPE, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
