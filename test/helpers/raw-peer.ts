@@ -1,8 +1,10 @@
 import { multiaddrConnectionPair } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { pEvent } from 'p-event'
 import { muxado } from '../../src/index.ts'
 import { FrameDecoder, FrameType } from '../../src/protocol/index.ts'
 import type { MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import type { FrameHandler } from '../../src/protocol/index.ts'
 import type { MultiaddrConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -25,6 +27,9 @@ export interface WireFrame {
 
 export type MuxerRole = 'client' | 'server'
 
+const SERVER_ADDR = multiaddr('/ip4/127.0.0.1/tcp/4001')
+const CLIENT_ADDR = multiaddr('/ip4/127.0.0.1/tcp/4002')
+
 /**
  * A fake muxado peer: it writes hand-built frames (or raw bytes) into a real `MuxadoMuxer` over an
  * in-memory connection, and records every frame the muxer sends back, plus every connection write.
@@ -40,18 +45,40 @@ export class RawPeer {
   readonly abortErrors: Error[] = []
   /** set if the muxer sent bytes that do not decode as muxado v1 frames */
   recordError?: Error
+  /**
+   * Frames the muxer handed to its connection, whether or not they reached the peer (a GOAWAY
+   * sent "best effort" into a connection the peer stopped reading shows up here, not in `frames`)
+   */
+  readonly handedFrames: WireFrame[] = []
+  /** set if the bytes the muxer handed to its connection do not decode */
+  handedError?: Error
   readonly connection: MultiaddrConnection
   /** the muxer's end of the connection */
   readonly muxerConnection: MultiaddrConnection
   private readonly decoder = new FrameDecoder()
+  private readonly handedDecoder = new FrameDecoder()
 
   constructor (role: MuxerRole, init: MuxadoInit = {}) {
-    const [outbound, inbound] = multiaddrConnectionPair()
+    // fixed addresses: the default ones use a per-process counter as a TCP port, which runs out
+    // after 32768 pairs (the fuzzer makes a million)
+    const [outbound, inbound] = multiaddrConnectionPair({ outbound: { remoteAddr: SERVER_ADDR }, inbound: { remoteAddr: CLIENT_ADDR } })
     const [mine, theirs] = role === 'client' ? [outbound, inbound] : [inbound, outbound]
     this.connection = theirs
     this.muxerConnection = mine
     const send = mine.send.bind(mine)
-    mine.send = (data) => { this.writes++; this.sentBytes += data.byteLength; return send(data) }
+    mine.send = (data) => {
+      this.writes++
+      this.sentBytes += data.byteLength
+      if (this.handedError == null) {
+        try {
+          this.handedDecoder.push(data)
+          this.handedDecoder.decode(recorder(this.handedFrames))
+        } catch (err: any) {
+          this.handedError = err
+        }
+      }
+      return send(data)
+    }
     this.muxer = muxado({ enableHeartbeat: false, ...init })().createStreamMuxer(mine)
     const abort = this.muxer.abort.bind(this.muxer)
     this.muxer.abort = (err) => { this.abortErrors.push(err); abort(err) }
@@ -117,13 +144,18 @@ export class RawPeer {
   }
 
   private decodeRecorded (): void {
-    this.decoder.decode({
-      onSyn: (streamId, flags, priority, streamType) => { this.frames.push({ type: FrameType.SYN, streamId, flags, streamType }) },
-      onData: (streamId, flags, payload) => { this.frames.push({ type: FrameType.DATA, streamId, flags, payload: payload.subarray() }) },
-      onRst: (streamId, errorCode) => { this.frames.push({ type: FrameType.RST, streamId, flags: 0, errorCode }) },
-      onWndinc: (streamId, increment) => { this.frames.push({ type: FrameType.WNDINC, streamId, flags: 0, increment }) },
-      onGoaway: (lastStreamId, errorCode) => { this.frames.push({ type: FrameType.GOAWAY, streamId: 0, flags: 0, lastStreamId, errorCode }) }
-    })
+    this.decoder.decode(recorder(this.frames))
+  }
+}
+
+/** A frame handler that appends every frame to `frames` */
+function recorder (frames: WireFrame[]): FrameHandler {
+  return {
+    onSyn: (streamId, flags, priority, streamType) => { frames.push({ type: FrameType.SYN, streamId, flags, streamType }) },
+    onData: (streamId, flags, payload) => { frames.push({ type: FrameType.DATA, streamId, flags, payload: payload.subarray() }) },
+    onRst: (streamId, errorCode) => { frames.push({ type: FrameType.RST, streamId, flags: 0, errorCode }) },
+    onWndinc: (streamId, increment) => { frames.push({ type: FrameType.WNDINC, streamId, flags: 0, increment }) },
+    onGoaway: (lastStreamId, errorCode) => { frames.push({ type: FrameType.GOAWAY, streamId: 0, flags: 0, lastStreamId, errorCode }) }
   }
 }
 
