@@ -18,6 +18,11 @@ export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
 
+export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
+  /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
+  streamType?: number
+}
+
 /** Frames queued in one event-loop turn are sent together, up to this many bytes */
 const MAX_BATCH_BYTES = 256 * 1024
 
@@ -152,10 +157,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   /**
-   * `options.streamType` (not a libp2p option) sends an opaque u32 type in the SYN, read by Go's
-   * `StreamType()`; 0 or absent opens an untyped stream as Go's `Open()`.
+   * Open a stream. `options.streamType` (not a libp2p option) sends an opaque u32 type in the
+   * SYN, read by Go's `StreamType()`; 0 or absent opens an untyped stream as Go's `Open()`.
    */
-  onCreateStream (options: CreateStreamOptions & { streamType?: number }): MuxadoStream {
+  async createStream (options?: MuxadoCreateStreamOptions): Promise<MuxadoStream> {
+    return super.createStream(options)
+  }
+
+  onCreateStream (options: MuxadoCreateStreamOptions): MuxadoStream {
     const streamType = options.streamType ?? 0
     if (!Number.isInteger(streamType) || streamType < 0 || streamType >= MIN_EXTENSION_TYPE) {
       throw new RangeError(`muxado: streamType must be an integer from 0 to ${MIN_EXTENSION_TYPE - 1}, got ${streamType}`)

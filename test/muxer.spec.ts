@@ -21,6 +21,15 @@ describe('muxer', () => {
       expect(peer.framesOf(FrameType.SYN)).to.deep.equal([3, 5, 7].map(streamId => ({ type: FrameType.SYN, streamId, flags: 0, streamType: 0 })))
     })
 
+    it('opens a typed stream with a TYPE SYN, and refuses types reserved for extensions', async () => {
+      const peer = new RawPeer('client')
+      const stream = await peer.muxer.createStream({ streamType: 0x2a })
+      expect(stream.streamType).to.equal(0x2a)
+      const syn = await peer.waitForFrame(f => f.type === FrameType.SYN)
+      expect(syn).to.deep.equal({ type: FrameType.SYN, streamId: 3, flags: 0x04, streamType: 0x2a })
+      await expect(peer.muxer.createStream({ streamType: 0xfffffeff })).to.eventually.be.rejectedWith(RangeError)
+    })
+
     it('a server opens even ids from 2', async () => {
       const peer = new RawPeer('server')
       const streams = [await peer.muxer.createStream(), await peer.muxer.createStream()]

@@ -2,14 +2,14 @@ import { EventEmitter } from 'node:events'
 import { MuxerClosedError } from '@libp2p/interface'
 import { resolveConfig } from '../config.ts'
 import { MuxadoMuxer } from '../muxer.ts'
-import { ErrorCode, MIN_EXTENSION_TYPE } from '../protocol/constants.ts'
+import { ErrorCode } from '../protocol/constants.ts'
 import { MuxadoDuplex } from './duplex.ts'
 import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from './errors.ts'
 import { SocketConnection } from './socket-connection.ts'
 import type { MuxadoInit } from '../config.ts'
 import type { MuxadoStream } from '../stream.ts'
 import type { MuxadoDuplexOptions } from './duplex.ts'
-import type { CreateStreamOptions, StreamCloseEvent } from '@libp2p/interface'
+import type { StreamCloseEvent } from '@libp2p/interface'
 import type { Duplex } from 'node:stream'
 
 /** The client (the side that dialed) opens odd stream ids from 3; the server even ids from 2 */
@@ -179,15 +179,11 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
    * sent GOAWAY.
    */
   async open (options: OpenOptions = {}): Promise<MuxadoDuplex> {
-    const { streamType = 0, ...duplexOptions } = options
-    if (!Number.isInteger(streamType) || streamType < 0 || streamType >= MIN_EXTENSION_TYPE) {
-      throw new RangeError(`muxado: streamType must be an integer from 0 to ${MIN_EXTENSION_TYPE - 1}, got ${streamType}`)
-    }
+    const { streamType, ...duplexOptions } = options
     if (this.isClosed) {
       throw this.closeReason ?? new MuxerClosedError('The muxado session is closed')
     }
-    const createOptions: CreateStreamOptions & { streamType: number } = { streamType }
-    const stream = await this.muxer.createStream(createOptions)
+    const stream = await this.muxer.createStream({ streamType })
     return this.wrap(stream, duplexOptions)
   }
 
