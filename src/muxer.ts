@@ -3,11 +3,11 @@ import { AbstractStreamMuxer } from '@libp2p/utils'
 import { Budget } from './budget.ts'
 import { ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError, goawayCode } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
-import { OutgoingBytes } from './outgoing.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { MuxadoStream } from './stream.ts'
+import { ConnectionWriter } from './writer.ts'
 import type { MuxadoConfig } from './config.ts'
 import type { FrameHandler } from './protocol/decode.ts'
 import type { StreamSession } from './stream.ts'
@@ -23,9 +23,6 @@ export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   streamType?: number
 }
 
-/** Frames queued in one event-loop turn are sent together, up to this many bytes */
-const MAX_BATCH_BYTES = 256 * 1024
-
 const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
   ? (fn) => { setImmediate(fn) }
   : (fn) => { setTimeout(fn, 0) }
@@ -40,8 +37,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly decoder = new FrameDecoder()
   private readonly frameHandler: FrameHandler
   private readonly streamsById = new Map<number, MuxadoStream>()
-  private readonly outgoing = new OutgoingBytes()
-  private flushScheduled = false
+  private readonly writer: ConnectionWriter
   private decodeScheduled = false
   private nextLocalId: number
   /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
@@ -56,7 +52,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly streamResets: Budget
   /** closed ids already answered with RST StreamClosed, so a DATA flood gets one RST each */
   private readonly refusedClosedIds = new Set<number>()
-  private writeStalled?: ReturnType<typeof setTimeout>
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
     // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
@@ -75,7 +70,13 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     }
     this.uselessFrames = new Budget(config.maxUselessFrames, config.maxUselessFrames / 10)
     this.streamResets = new Budget(config.maxStreamResets, config.maxStreamResetsPerSecond)
-    maConn.addEventListener('drain', () => { this.clearWriteStall() })
+    this.writer = new ConnectionWriter({
+      send: (data) => this.send(data),
+      onStall: () => { this.abort(new WriteTimeoutError(`The connection accepted no data for ${config.writeTimeout} ms`)) },
+      writeTimeout: config.writeTimeout,
+      log: this.log
+    })
+    maConn.addEventListener('drain', () => { this.writer.onDrain() })
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
       const options = { interval: config.heartbeatInterval, timeout: config.heartbeatTimeout }
@@ -99,29 +100,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   enqueue (bytes: Uint8Array): void {
-    this.outgoing.push(bytes)
-    if (this.outgoing.byteLength >= MAX_BATCH_BYTES) {
-      // past this the connection must say now whether it wants more, or every stream would
-      // pile its whole window into one turn's batch
-      this.flush()
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true
-      queueMicrotask(this.flush)
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false
-    if (this.outgoing.byteLength === 0) { return }
-    const data = this.outgoing.take()
-    try {
-      if (!this.send(data)) {
-        this.watchWriteStall()
-      }
-    } catch (err: any) {
-      // the connection's write end closed under us: the session is ending and nobody will read these
-      this.log('dropping %d bytes - %e', data.byteLength, err)
-    }
+    this.writer.enqueue(bytes)
   }
 
   /** Spend the churn budget for a stream reset the peer caused; false once the session is aborted */
@@ -131,22 +110,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     }
     this.abort(new StreamChurnLimitError(`More than ${this.config.maxStreamResets} stream resets in a burst, or over ${this.config.maxStreamResetsPerSecond}/s`))
     return false
-  }
-
-  /** A connection that accepts nothing for `writeTimeout` ms has a peer that stopped reading */
-  private watchWriteStall (): void {
-    if (this.writeStalled != null) {
-      return
-    }
-    this.writeStalled = setTimeout(() => {
-      this.abort(new WriteTimeoutError(`The connection accepted no data for ${this.config.writeTimeout} ms`))
-    }, this.config.writeTimeout)
-    this.writeStalled.unref?.()
-  }
-
-  private clearWriteStall (): void {
-    clearTimeout(this.writeStalled)
-    this.writeStalled = undefined
   }
 
   // ---- libp2p muxer API
@@ -227,7 +190,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   private stopTimers (): void {
     this.heartbeat?.stop()
-    this.clearWriteStall()
+    this.writer.stop()
   }
 
   // ---- wire → streams
@@ -377,7 +340,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private sendGoaway (errorCode: ErrorCode): void {
     if (this.goawaySent) { return }
     this.goawaySent = true
-    this.outgoing.push(encodeGoaway(this.lastRemoteId, errorCode))
-    this.flush()
+    this.writer.enqueue(encodeGoaway(this.lastRemoteId, errorCode))
+    this.writer.flush()
   }
 }

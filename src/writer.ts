@@ -1,0 +1,126 @@
+import type { Logger } from '@libp2p/interface'
+
+/** Frames queued in one event-loop turn are sent together, up to this many bytes */
+const MAX_BATCH_BYTES = 256 * 1024
+
+const SLAB_SIZE = 1024 * 1024
+let slab = new Uint8Array(SLAB_SIZE)
+let slabUsed = 0
+
+/** A region for one batch: cut from a shared slab that is never reused, only replaced */
+function takeSlab (length: number): Uint8Array {
+  if (length > SLAB_SIZE / 2) {
+    return new Uint8Array(length)
+  }
+  if (slabUsed + length > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE)
+    slabUsed = 0
+  }
+  const view = slab.subarray(slabUsed, slabUsed + length)
+  slabUsed += length
+  return view
+}
+
+export interface ConnectionWriterInit {
+  /** hand bytes to the connection; false when it wants no more for now */
+  send(data: Uint8Array): boolean
+  /** the connection accepted nothing for `writeTimeout` ms: the peer stopped reading */
+  onStall(): void
+  writeTimeout: number
+  log: Logger
+}
+
+/**
+ * The session's write path. Frames queued during one event-loop turn go to the connection in
+ * one `send()`, flushed from a microtask so latency does not suffer. The batch is copied into
+ * one buffer: a muxado frame carries at most 16383 bytes, so a 64 KiB write is 8 pieces, and one
+ * copy costs less than the write per piece a socket transport would make. Past 256 KiB the batch
+ * goes out at once, so the connection's backpressure reaches the streams within the turn.
+ */
+export class ConnectionWriter {
+  private readonly init: ConnectionWriterInit
+  private views: Uint8Array[] = []
+  private bytes = 0
+  private flushScheduled = false
+  private stallTimer?: ReturnType<typeof setTimeout>
+
+  constructor (init: ConnectionWriterInit) {
+    this.init = init
+  }
+
+  enqueue (bytes: Uint8Array): void {
+    this.push(bytes)
+    if (this.bytes >= MAX_BATCH_BYTES) {
+      this.flush()
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  /** Send everything queued now */
+  readonly flush = (): void => {
+    this.flushScheduled = false
+    if (this.bytes === 0) {
+      return
+    }
+    const data = this.take()
+    try {
+      if (!this.init.send(data)) {
+        this.watchStall()
+      }
+    } catch (err: any) {
+      // the connection's write end closed under us: the session is ending and nobody will read these
+      this.init.log('dropping %d bytes - %e', data.byteLength, err)
+    }
+  }
+
+  /** The connection accepts data again */
+  onDrain (): void {
+    this.stop()
+  }
+
+  stop (): void {
+    clearTimeout(this.stallTimer)
+    this.stallTimer = undefined
+  }
+
+  private watchStall (): void {
+    if (this.stallTimer != null) {
+      return
+    }
+    this.stallTimer = setTimeout(this.init.onStall, this.init.writeTimeout)
+    this.stallTimer.unref?.()
+  }
+
+  /** Views back to back in one buffer (control frames cut from the encoder's slab) merge into one */
+  private push (view: Uint8Array): void {
+    if (view.byteLength === 0) {
+      return
+    }
+    this.bytes += view.byteLength
+    const last = this.views[this.views.length - 1]
+    if (last?.buffer === view.buffer && last.byteOffset + last.byteLength === view.byteOffset) {
+      this.views[this.views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + view.byteLength)
+      return
+    }
+    this.views.push(view)
+  }
+
+  private take (): Uint8Array {
+    const views = this.views
+    const length = this.bytes
+    this.views = []
+    this.bytes = 0
+    if (views.length === 1) {
+      return views[0]
+    }
+    const out = takeSlab(length)
+    let offset = 0
+    for (const view of views) {
+      out.set(view, offset)
+      offset += view.byteLength
+    }
+    return out
+  }
+}
