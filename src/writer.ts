@@ -1,19 +1,21 @@
+import { allocUnsafe } from 'uint8arrays/alloc'
 import type { Logger } from '@libp2p/interface'
 
 /** Frames queued in one event-loop turn are sent together, up to this many bytes */
 const MAX_BATCH_BYTES = 256 * 1024
 
 const SLAB_SIZE = 1024 * 1024
-let slab = new Uint8Array(SLAB_SIZE)
+// never zero-filled: every byte handed out is written first
+let slab = allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
 
 /** A region for one batch: cut from a shared slab that is never reused, only replaced */
 function takeSlab (length: number): Uint8Array {
   if (length > SLAB_SIZE / 2) {
-    return new Uint8Array(length)
+    return allocUnsafe(length)
   }
   if (slabUsed + length > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE)
+    slab = allocUnsafe(SLAB_SIZE)
     slabUsed = 0
   }
   const view = slab.subarray(slabUsed, slabUsed + length)
