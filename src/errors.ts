@@ -107,13 +107,23 @@ export const ERROR_TABLE: readonly ErrorRule[] = [
   { error: HeartbeatTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.NoError },
   { error: WriteTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.InternalError },
   { error: UnexpectedEOFError.name, scope: 'session', wire: 'none' },
+  // libp2p's cap on inbound streams waiting for a 'stream' listener: ours, not the peer's fault
+  { error: 'MaxEarlyStreamsError', scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.InternalError },
   { error: 'ConnectionClosedError', scope: 'session', wire: 'none' },
   { error: FlowControlError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.FlowControlError },
   { error: DataAfterFinError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.StreamClosed },
   // libp2p's read or write buffer cap
   { error: 'StreamBufferError', scope: 'stream', wire: 'RST', errorCode: ErrorCode.Cancel },
   { error: 'StreamResetError', scope: 'stream', wire: 'none' },
-  { error: RemoteGoAwayError.name, scope: 'stream', wire: 'none' }
+  { error: RemoteGoAwayError.name, scope: 'stream', wire: 'none' },
+  // thrown by createStream; nothing goes on the wire and the session carries on
+  { error: StreamIdsExhaustedError.name, scope: 'stream', wire: 'none' },
+  // libp2p-muxado/net: a stream beyond the session's accept backlog is refused, the session carries on
+  { error: 'AcceptBacklogFullError', scope: 'stream', wire: 'RST', errorCode: ErrorCode.RefusedStream },
+  // libp2p-muxado/net: session.destroy() without an error ends the session as Go's Close() does
+  { error: 'SessionDestroyedError', scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.NoError },
+  // libp2p-muxado/net: the connection ended without a GOAWAY
+  { error: 'ConnectionLostError', scope: 'session', wire: 'none' }
 ]
 
 const rules = new Map(ERROR_TABLE.map(rule => [rule.error, rule]))

@@ -38,6 +38,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly frameHandler: FrameHandler
   private readonly streamsById = new Map<number, MuxadoStream>()
   private readonly writer: ConnectionWriter
+  /** the session's own streams (heartbeats): never FINed or RST, ended locally with the session */
+  private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
   private nextLocalId: number
   /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
@@ -157,6 +159,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.stopTimers()
     await super.close(options)
     this.sendGoaway(ErrorCode.NoError)
+    this.releaseHiddenStreams()
     await this.maConn.close(options)
   }
 
@@ -167,7 +170,16 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.stopTimers()
     this.sendGoaway(goawayCode(err))
     super.abort(err)
-    this.maConn.close().catch(closeErr => { this.log.error('closing the connection after abort failed - %e', closeErr) })
+    this.releaseHiddenStreams(err)
+    if (err instanceof WriteTimeoutError) {
+      // the peer reads nothing: a graceful close would wait for it forever
+      this.maConn.abort(err)
+    } else {
+      this.maConn.close({ signal: AbortSignal.timeout(this.config.writeTimeout) }).catch(closeErr => {
+        this.log.error('closing the connection after abort failed - %e', closeErr)
+        this.maConn.abort(closeErr)
+      })
+    }
   }
 
   onTransportClosed (err?: Error): void {
@@ -186,6 +198,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       }
     }
     super.onTransportClosed(err)
+    this.releaseHiddenStreams(err)
+  }
+
+  /** End the hidden streams locally once the session is no longer open: nothing goes on the wire */
+  private releaseHiddenStreams (err?: Error): void {
+    for (const stream of [...this.hiddenStreams]) {
+      stream.onTransportClosed(err)
+    }
   }
 
   private stopTimers (): void {
@@ -325,7 +345,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       maxStreamWindow: this.config.maxStreamWindow
     })
     this.streamsById.set(streamId, stream)
-    if (hidden) { return stream }
+    if (hidden) {
+      this.hiddenStreams.add(stream)
+      stream.addEventListener('close', () => {
+        this.streamsById.delete(streamId)
+        this.hiddenStreams.delete(stream)
+      }, { once: true })
+      return stream
+    }
     if (direction === 'inbound') { this.inboundStreams++ } else { this.outboundStreams++ }
     stream.addEventListener('close', () => {
       this.streamsById.delete(streamId)
@@ -342,5 +369,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.goawaySent = true
     this.writer.enqueue(encodeGoaway(this.lastRemoteId, errorCode))
     this.writer.flush()
+    this.writer.end()
   }
 }

@@ -40,6 +40,7 @@ export class MuxadoStream extends AbstractStream {
   private sendWindow = INITIAL_WINDOW
   /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
   private unseenByPeer = false
+  private resumeScheduled = false
 
   constructor (init: MuxadoStreamInit) {
     super(init)
@@ -68,9 +69,28 @@ export class MuxadoStream extends AbstractStream {
     }
     this.sendWindow -= data.byteLength
     this.enqueueDataFrames(data, data.byteLength)
-    const canSendMore = this.sendWindow > 0 && this.session.writable
+    // everything went out: only the connection can make us wait (a FIN needs no window)
+    const canSendMore = this.session.writable
     this.writableNeedsDrain = !canSendMore
     return canSendMore
+  }
+
+  /**
+   * The base class's close() waits for 'idle' and then for 'drain'; an abort meanwhile fires
+   * 'close' before that second wait starts, and close() then never returns. End it with the stream.
+   */
+  async close (options?: AbortOptions): Promise<void> {
+    if (this.status !== 'open') { return }
+    let onClose: ((evt: any) => void) | undefined
+    const ended = new Promise<void>((resolve, reject) => {
+      onClose = (evt: any) => { if (evt.error != null) { reject(evt.error) } else { resolve() } }
+      this.addEventListener('close', onClose, { once: true })
+    })
+    try {
+      await Promise.race([super.close(options), ended])
+    } finally {
+      this.removeEventListener('close', onClose as any)
+    }
   }
 
   sendData (data: Uint8ArrayList): SendResult {
@@ -79,7 +99,7 @@ export class MuxadoStream extends AbstractStream {
     this.enqueueDataFrames(data, sentBytes)
     return {
       sentBytes,
-      canSendMore: this.sendWindow > 0 && this.session.writable
+      canSendMore: (this.sendWindow > 0 || sentBytes === data.byteLength) && this.session.writable
     }
   }
 
@@ -164,8 +184,15 @@ export class MuxadoStream extends AbstractStream {
       return
     }
     this.sendWindow += increment
-    if (this.session.writable) {
-      this.resumeSending()
+    // WNDINCs decoded in one turn add up before we send: 1-byte grants do not make 1-byte frames
+    if (!this.resumeScheduled) {
+      this.resumeScheduled = true
+      queueMicrotask(() => {
+        this.resumeScheduled = false
+        if (this.session.writable) {
+          this.resumeSending()
+        }
+      })
     }
   }
 

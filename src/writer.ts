@@ -45,6 +45,7 @@ export class ConnectionWriter {
   private bytes = 0
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
+  private ended = false
 
   constructor (init: ConnectionWriterInit) {
     this.init = init
@@ -87,8 +88,14 @@ export class ConnectionWriter {
     this.stallTimer = undefined
   }
 
+  /** The session sent its GOAWAY: no stall matters any more, so none is watched */
+  end (): void {
+    this.ended = true
+    this.stop()
+  }
+
   private watchStall (): void {
-    if (this.stallTimer != null) {
+    if (this.stallTimer != null || this.ended) {
       return
     }
     this.stallTimer = setTimeout(this.init.onStall, this.init.writeTimeout)

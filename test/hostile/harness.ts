@@ -1,0 +1,271 @@
+import { expect } from 'aegir/chai'
+import { encodeDataHeader } from '../../src/protocol/index.ts'
+import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+
+/**
+ * Shared helpers for the hostile-peer suites: hand-made headers, counters that must return to
+ * baseline, and a tracker for the timers code under test leaves behind.
+ */
+
+/** An 8-byte muxado v1 header with any field values, reserved bits included */
+export function header (type: number, flags: number, streamId: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(8)
+  const view = new DataView(bytes.buffer)
+  view.setUint16(0, length)
+  bytes[2] = flags
+  bytes[3] = type
+  view.setUint32(4, streamId >>> 0)
+  return bytes
+}
+
+export function u32 (...values: number[]): Uint8Array {
+  const bytes = new Uint8Array(values.length * 4)
+  const view = new DataView(bytes.buffer)
+  values.forEach((value, i) => { view.setUint32(i * 4, value >>> 0) })
+  return bytes
+}
+
+export function concatBytes (parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
+/** One DATA frame as a single buffer */
+export function dataFrame (streamId: number, payload: Uint8Array | number, fin = false): Uint8Array {
+  const body = typeof payload === 'number' ? new Uint8Array(payload).fill(0x61) : payload
+  return concatBytes([encodeDataHeader(streamId, body.byteLength, fin), body])
+}
+
+/** `bytes` bytes of DATA for one stream, cut into frames of at most 16383 bytes */
+export function dataFrames (streamId: number, bytes: number): Uint8Array[] {
+  const frames: Uint8Array[] = []
+  for (let left = bytes; left > 0; left -= 16383) {
+    frames.push(dataFrame(streamId, Math.min(left, 16383)))
+  }
+  return frames
+}
+
+export async function tick (): Promise<void> {
+  await new Promise(resolve => setImmediate(resolve))
+}
+
+export async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** `promise`, or a rejection with `message` after `ms`; the timer is cleared either way */
+export async function withTimeout<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(message())) }, ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Wait until `predicate` holds, polling every 2 ms, or fail after `timeoutMs` */
+export async function until (predicate: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) { throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`) }
+    await sleep(2)
+  }
+}
+
+/** The muxer's own bookkeeping, which must return to baseline after every scenario */
+export interface Counters {
+  /** libp2p-visible streams (`muxer.streams`) */
+  streams: number
+  /** the muxer's id → stream map, hidden heartbeat streams included */
+  streamsById: number
+  /** hidden streams (heartbeats) still in the map */
+  hidden: number
+  inbound: number
+  outbound: number
+  /** streams libp2p keeps until a 'stream' listener is added */
+  early: number
+}
+
+export function counters (muxer: MuxadoMuxer): Counters {
+  const internal = muxer as any
+  const visible = new Set<MuxadoStream>(muxer.streams)
+  const byId: Map<number, MuxadoStream> = internal.streamsById
+  return {
+    streams: muxer.streams.length,
+    streamsById: byId.size,
+    hidden: [...byId.values()].filter(s => !visible.has(s) && s.streamType >= 0xfffffeff).length,
+    inbound: internal.inboundStreams,
+    outbound: internal.outboundStreams,
+    early: internal.earlyStreams.length
+  }
+}
+
+export const ZERO: Counters = { streams: 0, streamsById: 0, hidden: 0, inbound: 0, outbound: 0, early: 0 }
+
+/**
+ * Records every timer and interval created through the globals while installed, so a test can
+ * check that the code under test left none pending. `process.getActiveResourcesInfo()` cannot:
+ * it does not list unref'ed timers, and the muxer unrefs all of its own.
+ */
+export class TimerTracker {
+  private readonly live = new Map<unknown, string>()
+  private readonly originals = {
+    setTimeout: globalThis.setTimeout,
+    clearTimeout: globalThis.clearTimeout,
+    setInterval: globalThis.setInterval,
+    clearInterval: globalThis.clearInterval,
+    setImmediate: globalThis.setImmediate,
+    clearImmediate: globalThis.clearImmediate
+  }
+
+  private installed = false
+
+  install (): void {
+    if (this.installed) { return }
+    this.installed = true
+    const { live, originals } = this
+    const wrappedSetTimeout = function (fn: (...args: any[]) => void, ms?: number, ...args: any[]): any {
+      const timer = originals.setTimeout(() => {
+        live.delete(timer)
+        fn(...args)
+      }, ms)
+      live.set(timer, `setTimeout(${ms ?? 0}) ${creationSite()}`)
+      return timer
+    }
+    const wrappedClear = function (timer: any): void {
+      live.delete(timer)
+      originals.clearTimeout(timer)
+    }
+    const wrappedSetInterval = function (fn: (...args: any[]) => void, ms?: number, ...args: any[]): any {
+      const timer = originals.setInterval(fn, ms, ...args)
+      live.set(timer, `setInterval(${ms ?? 0}) ${creationSite()}`)
+      return timer
+    }
+    const wrappedClearInterval = function (timer: any): void {
+      live.delete(timer)
+      originals.clearInterval(timer)
+    }
+    const wrappedSetImmediate = function (fn: (...args: any[]) => void, ...args: any[]): any {
+      const immediate = originals.setImmediate(() => {
+        live.delete(immediate)
+        fn(...args)
+      })
+      live.set(immediate, `setImmediate ${creationSite()}`)
+      return immediate
+    }
+    const wrappedClearImmediate = function (immediate: any): void {
+      live.delete(immediate)
+      originals.clearImmediate(immediate)
+    }
+    globalThis.setImmediate = wrappedSetImmediate as any
+    globalThis.clearImmediate = wrappedClearImmediate as any
+    globalThis.setTimeout = wrappedSetTimeout as any
+    globalThis.clearTimeout = wrappedClear as any
+    globalThis.setInterval = wrappedSetInterval as any
+    globalThis.clearInterval = wrappedClearInterval as any
+  }
+
+  restore (): void {
+    if (!this.installed) { return }
+    this.installed = false
+    Object.assign(globalThis, this.originals)
+    this.live.clear()
+  }
+
+  /** Timers, intervals and immediates created while installed that have neither fired nor been cleared */
+  get pending (): number {
+    return this.live.size
+  }
+
+  /** Where each pending timer was created */
+  get pendingSites (): string[] {
+    return [...this.live.values()]
+  }
+}
+
+/** The first stack frame outside this file, to tell where a leaked timer came from */
+function creationSite (): string {
+  const frames = (new Error().stack ?? '').split('\n').slice(2)
+  return (frames.find(f => !f.includes('harness')) ?? '').trim()
+}
+
+/** Ref'ed timers the process holds, as Node reports them (unref'ed ones are not listed) */
+export function activeTimeouts (): number {
+  return process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+}
+
+/**
+ * Mocha hooks for a suite whose tests must leave no timers behind: installs a `TimerTracker`
+ * before each test and fails the test if its timers are still pending after it. Returns the
+ * tracker, so a test can check mid-way too.
+ */
+export function trackTimers (): TimerTracker {
+  const tracker = new TimerTracker()
+  beforeEach(() => {
+    tracker.install()
+  })
+  afterEach(() => {
+    tracker.restore()
+  })
+  return tracker
+}
+
+/**
+ * Fail, naming where each timer was created, if any timer is still pending after a short grace
+ * period (libp2p's connection queue debounces its 'idle' event by 1 ms)
+ */
+export async function expectNoTimers (timers: TimerTracker, label = 'muxer', graceMs = 50): Promise<void> {
+  const deadline = Date.now() + graceMs
+  while (timers.pending > 0 && Date.now() < deadline) { await sleep(1) }
+  const sites = timers.pendingSites
+  if (sites.length > 0) {
+    throw new Error(`${label}: ${sites.length} timer(s) left pending:\n  ${sites.join('\n  ')}`)
+  }
+}
+
+/**
+ * The end state every row requires: the session's stream bookkeeping is empty and the muxer left
+ * no timer running (checked after the muxer had a moment to finish).
+ */
+export async function expectReleased (muxer: MuxadoMuxer, timers: TimerTracker, label = 'muxer'): Promise<void> {
+  await sleep(5)
+  expect(counters(muxer), `${label} counters`).to.deep.equal(ZERO)
+  await expectNoTimers(timers, label)
+}
+
+/**
+ * Like `expectReleased`, but tolerates the session's hidden heartbeat streams in the stream map.
+ * Used by rows that run heartbeats, so that their outcome is checked separately from the
+ * heartbeat-stream cleanup (see the "heartbeat streams leave the stream map" test).
+ */
+export async function expectReleasedExceptHidden (muxer: MuxadoMuxer, timers: TimerTracker, label = 'muxer'): Promise<void> {
+  await sleep(5)
+  const c = counters(muxer)
+  expect({ ...c, streamsById: c.streamsById - c.hidden, hidden: 0 }, `${label} counters`).to.deep.equal(ZERO)
+  await expectNoTimers(timers, label)
+}
+
+/** End an open session and check it leaves nothing behind */
+export async function abortAndExpectReleased (muxer: MuxadoMuxer, timers: TimerTracker): Promise<void> {
+  if (muxer.status !== 'closed') { muxer.abort(new Error('test over')) }
+  await expectReleased(muxer, timers)
+}
+
+/** The error a stream's 'close' event carried, once it closes */
+export function closeError (stream: MuxadoStream): { readonly closed: boolean, readonly error: Error | undefined, readonly events: number } {
+  const state = { closed: false, error: undefined as Error | undefined, events: 0 }
+  stream.addEventListener('close', (evt: any) => {
+    state.closed = true
+    state.events++
+    state.error = evt.error
+  })
+  return state
+}
