@@ -5,9 +5,10 @@ if (typeof Promise.withResolvers !== 'function') {
     configurable: true,
     writable: true,
     value: function withResolvers () {
-      let resolve, reject
-      const promise = new this((/** @type {any} */ res, /** @type {any} */ rej) => { resolve = res; reject = rej })
-      return { promise, resolve, reject }
+      /** @type {{ resolve: (value: unknown) => void, reject: (reason?: unknown) => void }} */
+      const settle = { resolve: () => {}, reject: () => {} }
+      const promise = new Promise((resolve, reject) => { settle.resolve = resolve; settle.reject = reject })
+      return { promise, ...settle }
     }
   })
 }
