@@ -3,7 +3,7 @@ import { ErrorCode, FrameError, FrameType, HeartbeatTimeoutError, UnexpectedEOFE
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { loadVectors, fromHex } from '../protocol/helpers.ts'
-import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, expectReleased, expectReleasedExceptHidden, header, sleep, trackTimers, u32, until } from './harness.ts'
+import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, expectGoaway, expectReleased, expectReleasedExceptHidden, header, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 import type { WireFrame } from '../helpers/raw-peer.ts'
 import type { SessionTrace } from '../protocol/helpers.ts'
@@ -12,8 +12,6 @@ import type { SessionTrace } from '../protocol/helpers.ts'
  * RELIABILITY.md §3.1, rows about framing and the connection: truncation, unknown types, bad
  * lengths, GOAWAY length quirks, id 0, flag bits, chunking. Each test is named after its row.
  */
-
-const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
 
 /** A server-role muxer with one open inbound stream (id 3) that the app reads */
 async function serverWithStream (init = {}): Promise<{ peer: RawPeer, stream: MuxadoStream, received(): number }> {
@@ -24,15 +22,6 @@ async function serverWithStream (init = {}): Promise<{ peer: RawPeer, stream: Mu
   let bytes = 0
   stream.addEventListener('message', (evt) => { bytes += evt.data.byteLength })
   return { peer, stream, received: () => bytes }
-}
-
-async function expectGoaway (peer: RawPeer, code: ErrorCode): Promise<void> {
-  const goaway = await peer.waitForFrame(isGoaway)
-  expect(goaway.errorCode, 'GOAWAY code').to.equal(code)
-  await until(() => peer.muxer.status === 'closed', 'the session to close')
-  expect(peer.framesOf(FrameType.GOAWAY), 'GOAWAY sent once').to.have.length(1)
-  // nothing follows our GOAWAY
-  expect(peer.frames[peer.frames.length - 1].type).to.equal(FrameType.GOAWAY)
 }
 
 describe('hostile: framing and connection rows (RELIABILITY.md §3.1)', function () {

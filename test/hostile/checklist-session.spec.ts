@@ -6,37 +6,13 @@ import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } fr
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { write } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, expectReleased, expectReleasedExceptHidden, sleep, trackTimers, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, creditFrom, dataFrame, expectGoaway, expectReleased, expectReleasedExceptHidden, isGoaway, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
 
 /**
  * RELIABILITY.md §3.1, rows about budgets, GOAWAY, slow peers, connection loss and the error
  * table.
  */
-
-const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
-
-function acceptAll (peer: RawPeer): Map<number, MuxadoStream> {
-  const accepted = new Map<number, MuxadoStream>()
-  peer.muxer.addEventListener('stream', (evt) => { accepted.set(evt.detail.streamId, evt.detail) })
-  return accepted
-}
-
-function sentOn (peer: RawPeer, streamId: number): number {
-  return peer.framesOf(FrameType.DATA, streamId).reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)
-}
-
-function creditFrom (peer: RawPeer, streamId: number): number {
-  return 65536 + peer.framesOf(FrameType.WNDINC, streamId).reduce((sum, f) => sum + (f.increment ?? 0), 0)
-}
-
-async function expectGoaway (peer: RawPeer, code: ErrorCode): Promise<void> {
-  const goaway = await peer.waitForFrame(isGoaway)
-  expect(goaway.errorCode, 'GOAWAY code').to.equal(code)
-  await until(() => peer.muxer.status === 'closed', 'the session to close')
-  expect(peer.framesOf(FrameType.GOAWAY)).to.have.length(1)
-}
 
 describe('hostile: budget, GOAWAY and connection rows (RELIABILITY.md §3.1)', function () {
   this.timeout(10_000)

@@ -2,45 +2,18 @@ import { expect } from 'aegir/chai'
 import { DataAfterFinError, ErrorCode, FlowControlError, FrameType, ProtocolViolationError, StreamIdsExhaustedError, TooManyUselessFramesError } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, dataFrames, expectReleased, header, sleep, trackTimers, u32, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, creditFrom, dataFrame, dataFrames, expectGoaway, expectReleased, header, isGoaway, sentOn, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
 
 /**
  * RELIABILITY.md §3.1, rows about stream state and flow control: windows, ids, limits, FIN.
  */
-
-const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
-
-/** Keep every inbound stream, by id, with a permanent 'stream' listener (so none count as early) */
-function acceptAll (peer: RawPeer): Map<number, MuxadoStream> {
-  const accepted = new Map<number, MuxadoStream>()
-  peer.muxer.addEventListener('stream', (evt) => { accepted.set(evt.detail.streamId, evt.detail) })
-  return accepted
-}
 
 /** A listener that consumes (and counts) everything the stream delivers */
 function reader (stream: MuxadoStream): () => number {
   let bytes = 0
   stream.addEventListener('message', (evt) => { bytes += evt.data.byteLength })
   return () => bytes
-}
-
-/** DATA payload bytes the muxer sent on one stream */
-function sentOn (peer: RawPeer, streamId: number): number {
-  return peer.framesOf(FrameType.DATA, streamId).reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)
-}
-
-/** What the muxer allows the peer to send on a stream: the initial window plus every WNDINC it sent */
-function creditFrom (peer: RawPeer, streamId: number): number {
-  return 65536 + peer.framesOf(FrameType.WNDINC, streamId).reduce((sum, f) => sum + (f.increment ?? 0), 0)
-}
-
-async function expectGoaway (peer: RawPeer, code: ErrorCode): Promise<void> {
-  const goaway = await peer.waitForFrame(isGoaway)
-  expect(goaway.errorCode, 'GOAWAY code').to.equal(code)
-  await until(() => peer.muxer.status === 'closed', 'the session to close')
-  expect(peer.framesOf(FrameType.GOAWAY)).to.have.length(1)
 }
 
 describe('hostile: stream and flow-control rows (RELIABILITY.md §3.1)', function () {

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
-import { encodeDataHeader } from '../../src/protocol/index.ts'
-import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import { FrameType, encodeDataHeader } from '../../src/protocol/index.ts'
+import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
 
 /**
  * Shared helpers for the hostile-peer suites: hand-made headers, counters that must return to
@@ -268,4 +269,32 @@ export function closeError (stream: MuxadoStream): { readonly closed: boolean, r
     state.error = evt.error
   })
   return state
+}
+
+export const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
+
+/** Keep every inbound stream, by id, with a permanent 'stream' listener (so none count as early) */
+export function acceptAll (peer: RawPeer): Map<number, MuxadoStream> {
+  const accepted = new Map<number, MuxadoStream>()
+  peer.muxer.addEventListener('stream', (evt) => { accepted.set(evt.detail.streamId, evt.detail) })
+  return accepted
+}
+
+/** DATA payload bytes the muxer sent on one stream */
+export function sentOn (peer: RawPeer, streamId: number): number {
+  return peer.framesOf(FrameType.DATA, streamId).reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)
+}
+
+/** What the muxer allows the peer to send on a stream: the initial window plus every WNDINC it sent */
+export function creditFrom (peer: RawPeer, streamId: number): number {
+  return 65536 + peer.framesOf(FrameType.WNDINC, streamId).reduce((sum, f) => sum + (f.increment ?? 0), 0)
+}
+
+/** The session ends with exactly one GOAWAY carrying `code`, and nothing follows it */
+export async function expectGoaway (peer: RawPeer, code: ErrorCode): Promise<void> {
+  const goaway = await peer.waitForFrame(isGoaway)
+  expect(goaway.errorCode, 'GOAWAY code').to.equal(code)
+  await until(() => peer.muxer.status === 'closed', 'the session to close')
+  expect(peer.framesOf(FrameType.GOAWAY), 'GOAWAY sent once').to.have.length(1)
+  expect(peer.frames[peer.frames.length - 1].type).to.equal(FrameType.GOAWAY)
 }

@@ -4,7 +4,7 @@ import { ErrorCode, FrameType, TooManyUselessFramesError } from '../../src/index
 import { encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
 import { muxerPair, readAll } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, closeError, concatBytes, counters, expectReleased, sleep, trackTimers, until } from './harness.ts'
+import { abortAndExpectReleased, closeError, concatBytes, counters, expectReleased, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -25,10 +25,6 @@ function listeners (muxer: MuxadoMuxer): Record<string, number> {
     }
   }
   return counts
-}
-
-function sentOn (peer: RawPeer, streamId: number): number {
-  return peer.framesOf(FrameType.DATA, streamId).reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)
 }
 
 describe('hostile: leaks and fairness', function () {
