@@ -4,7 +4,7 @@ import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamRese
 import { ReceiveWindow } from './flow.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -81,15 +81,15 @@ export class MuxadoStream extends AbstractStream {
    */
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') { return }
-    let onClose: ((evt: any) => void) | undefined
+    let onClose = (_evt: StreamCloseEvent): void => {}
     const ended = new Promise<void>((resolve, reject) => {
-      onClose = (evt: any) => { if (evt.error != null) { reject(evt.error) } else { resolve() } }
+      onClose = (evt) => { if (evt.error != null) { reject(evt.error) } else { resolve() } }
       this.addEventListener('close', onClose, { once: true })
     })
     try {
       await Promise.race([super.close(options), ended])
     } finally {
-      this.removeEventListener('close', onClose as any)
+      this.removeEventListener('close', onClose)
     }
   }
 
