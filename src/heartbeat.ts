@@ -47,7 +47,6 @@ export class Heartbeat {
   private readonly options: HeartbeatOptions
   private readonly onTimeout: (err: HeartbeatTimeoutError) => void
   private readonly echo = new Uint8ArrayList()
-  private readonly ping = new Uint8Array(PING_LENGTH)
   private pingId = 0
   private sentAt = 0
   private timer?: ReturnType<typeof setTimeout>
@@ -74,9 +73,10 @@ export class Heartbeat {
       return
     }
     this.pingId = (this.pingId + 1) >>> 0
-    new DataView(this.ping.buffer).setUint32(0, this.pingId)
+    const ping = new Uint8Array(PING_LENGTH)
+    new DataView(ping.buffer).setUint32(0, this.pingId)
     this.sentAt = performance.now()
-    this.stream.send(this.ping.slice())
+    this.stream.send(ping)
     this.schedule(this.options.timeout, () => {
       this.onTimeout(new HeartbeatTimeoutError(`No heartbeat echo within ${this.options.timeout} ms`))
     })

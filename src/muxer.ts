@@ -345,20 +345,23 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       maxStreamWindow: this.config.maxStreamWindow
     })
     this.streamsById.set(streamId, stream)
-    if (hidden) {
-      this.hiddenStreams.add(stream)
-      stream.addEventListener('close', () => {
-        this.streamsById.delete(streamId)
-        this.hiddenStreams.delete(stream)
-      }, { once: true })
-      return stream
-    }
-    if (direction === 'inbound') { this.inboundStreams++ } else { this.outboundStreams++ }
+    this.track(stream, direction, hidden, 1)
     stream.addEventListener('close', () => {
       this.streamsById.delete(streamId)
-      if (direction === 'inbound') { this.inboundStreams-- } else { this.outboundStreams-- }
+      this.track(stream, direction, hidden, -1)
     }, { once: true })
     return stream
+  }
+
+  /** Hidden streams are released with the session; the others count against the stream limits */
+  private track (stream: MuxadoStream, direction: 'inbound' | 'outbound', hidden: boolean, delta: 1 | -1): void {
+    if (hidden) {
+      if (delta > 0) { this.hiddenStreams.add(stream) } else { this.hiddenStreams.delete(stream) }
+    } else if (direction === 'inbound') {
+      this.inboundStreams += delta
+    } else {
+      this.outboundStreams += delta
+    }
   }
 
   // ---- session end

@@ -93,6 +93,21 @@ export interface TsListener {
 }
 
 /** Listen on 127.0.0.1 and run a server (inbound) muxer over every accepted socket */
+/** Listen on an ephemeral loopback port, tracked for cleanup; resolves with the port */
+async function listenOnLoopback (server: net.Server): Promise<number> {
+  servers.add(server)
+  server.listen(0, '127.0.0.1')
+  await pEvent(server, 'listening', { rejectionEvents: ['error'], timeout: 5000 })
+  const address = server.address()
+  if (address == null || typeof address === 'string') { throw new Error('no TCP port') }
+  return address.port
+}
+
+function closeServer (server: net.Server): void {
+  server.close()
+  servers.delete(server)
+}
+
 export async function listenMuxer (init: MuxadoInit = {}, onStream?: StreamHandler): Promise<TsListener> {
   const accepted: TsSession[] = []
   const waiting: Array<(session: TsSession) => void> = []
@@ -103,13 +118,8 @@ export async function listenMuxer (init: MuxadoInit = {}, onStream?: StreamHandl
     const resolve = waiting.shift()
     if (resolve != null) { resolve(session) } else { accepted.push(session) }
   })
-  servers.add(server)
-  server.listen(0, '127.0.0.1')
-  await pEvent(server, 'listening', { rejectionEvents: ['error'], timeout: 5000 })
-  const address = server.address()
-  if (address == null || typeof address === 'string') { throw new Error('no TCP port') }
   return {
-    port: address.port,
+    port: await listenOnLoopback(server),
     nextSession: async (timeoutMs = 10_000) => {
       const session = accepted.shift()
       if (session != null) { return session }
@@ -118,27 +128,16 @@ export async function listenMuxer (init: MuxadoInit = {}, onStream?: StreamHandl
         waiting.push((s) => { clearTimeout(timer); resolve(s) })
       })
     },
-    close: () => {
-      server.close()
-      servers.delete(server)
-    }
+    close: () => { closeServer(server) }
   }
 }
 
 /** A plain TCP server whose sockets the test drives by hand (a peer that misbehaves) */
 export async function listenRaw (onSocket: (socket: net.Socket) => void): Promise<{ port: number, close(): void }> {
   const server = net.createServer((socket) => { onSocket(track(socket)) })
-  servers.add(server)
-  server.listen(0, '127.0.0.1')
-  await pEvent(server, 'listening', { rejectionEvents: ['error'], timeout: 5000 })
-  const address = server.address()
-  if (address == null || typeof address === 'string') { throw new Error('no TCP port') }
   return {
-    port: address.port,
-    close: () => {
-      server.close()
-      servers.delete(server)
-    }
+    port: await listenOnLoopback(server),
+    close: () => { closeServer(server) }
   }
 }
 
@@ -181,19 +180,11 @@ export async function recordingProxy (targetPort: number): Promise<RecordingProx
     pipe(client, upstream, 'c2s')
     pipe(upstream, client, 's2c')
   })
-  servers.add(server)
-  server.listen(0, '127.0.0.1')
-  await pEvent(server, 'listening', { rejectionEvents: ['error'], timeout: 5000 })
-  const address = server.address()
-  if (address == null || typeof address === 'string') { throw new Error('no TCP port') }
   return {
-    port: address.port,
+    port: await listenOnLoopback(server),
     chunks,
     bytes: (dir) => Buffer.concat(chunks.filter(c => c.dir === dir).map(c => c.data)),
-    close: () => {
-      server.close()
-      servers.delete(server)
-    }
+    close: () => { closeServer(server) }
   }
 }
 
