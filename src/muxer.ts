@@ -41,6 +41,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   /** the session's own streams (heartbeats): never FINed or RST, ended locally with the session */
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
+  /** streams holding payloads from the chunk being decoded */
+  private undelivered: MuxadoStream[] = []
   private nextLocalId: number
   /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
   private lastRemoteId: number
@@ -112,6 +114,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     }
     this.abort(new StreamChurnLimitError(`More than ${this.config.maxStreamResets} stream resets in a burst, or over ${this.config.maxStreamResetsPerSecond}/s`))
     return false
+  }
+
+  deliverLater (stream: MuxadoStream): void {
+    this.undelivered.push(stream)
   }
 
   // ---- libp2p muxer API
@@ -221,14 +227,24 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
+      this.deliverReceived()
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
         this.decodeScheduled = true
         yieldToEventLoop(this.decodeFrames)
       }
     } catch (err: any) {
       this.log.error('peer broke the protocol - %e', err)
+      // what arrived before the bad frame was valid: readers get it before the session ends
+      this.deliverReceived()
       this.abort(err)
     }
+  }
+
+  private deliverReceived (): void {
+    const streams = this.undelivered
+    if (streams.length === 0) { return }
+    this.undelivered = []
+    for (const stream of streams) { stream.deliverReceived() }
   }
 
   private onSyn (streamId: number, flags: number, streamType: number): void {

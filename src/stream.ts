@@ -1,12 +1,12 @@
 import { StreamMessageEvent, StreamResetEvent } from '@libp2p/interface'
 import { AbstractStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamResetCode } from './errors.ts'
 import { ReceiveWindow } from './flow.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
 import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** What a stream needs from its session: the shared write queue and the connection's state */
 export interface StreamSession {
@@ -18,6 +18,8 @@ export interface StreamSession {
   readonly open: boolean
   /** spend the churn budget for a reset the peer caused; false when that ended the session */
   chargeStreamReset(): boolean
+  /** call the stream's `deliverReceived()` once the chunk being decoded is done */
+  deliverLater(stream: MuxadoStream): void
 }
 
 export interface MuxadoStreamInit extends AbstractStreamInit {
@@ -41,6 +43,8 @@ export class MuxadoStream extends AbstractStream {
   /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
   private unseenByPeer = false
   private resumeScheduled = false
+  /** full DATA frames of a write whose last frame has not been decoded yet */
+  private undelivered: Array<Uint8Array | Uint8ArrayList> = []
 
   constructor (init: MuxadoStreamInit) {
     super(init)
@@ -151,7 +155,12 @@ export class MuxadoStream extends AbstractStream {
 
   // ---- wire → application
 
-  /** A DATA frame arrived for this stream */
+  /**
+   * A DATA frame arrived for this stream. Senders split a write into full 16383-byte frames and
+   * a shorter last one, so a short frame ends a message: its payload goes to the reader together
+   * with the full frames before it, one message per write instead of one per frame. Full frames
+   * still waiting when the chunk is decoded are delivered then.
+   */
   onDataFrame (payload: Uint8Array | Uint8ArrayList, fin: boolean): void {
     if (payload.byteLength > 0) {
       if (this.remoteWriteStatus === 'closed') {
@@ -162,19 +171,36 @@ export class MuxadoStream extends AbstractStream {
         this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return
       }
-      if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
-        // fast path: hand the payload view straight to the reader, as the base class would after
-        // copying it in and out of the read buffer
-        this.dispatchEvent(new StreamMessageEvent(payload))
-        this.grant(this.receiveWindow.consume(payload.byteLength))
-      } else {
-        this.onData(payload)
+      this.undelivered.push(payload)
+      if (payload.byteLength < MAX_PAYLOAD) {
+        this.deliverReceived()
+      } else if (this.undelivered.length === 1) {
+        this.session.deliverLater(this)
       }
-      // a closed readable end drops data; grant it back so the peer is not held
-      if (this.readStatus === 'closing' || this.readStatus === 'closed') { this.grant(this.receiveWindow.release()) }
     }
     // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
-    if (fin) { this.onRemoteCloseWrite() }
+    if (fin) {
+      this.deliverReceived()
+      this.onRemoteCloseWrite()
+    }
+  }
+
+  /** Hand the payloads received since the last delivery to the reader as one message */
+  deliverReceived (): void {
+    const pieces = this.undelivered
+    if (pieces.length === 0) { return }
+    this.undelivered = []
+    const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
+    if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
+      // fast path: hand the payload views straight to the reader, as the base class would after
+      // copying them in and out of the read buffer
+      this.dispatchEvent(new StreamMessageEvent(payload))
+      this.grant(this.receiveWindow.consume(payload.byteLength))
+    } else {
+      this.onData(payload)
+    }
+    // a closed readable end drops data; grant it back so the peer is not held
+    if (this.readStatus === 'closing' || this.readStatus === 'closed') { this.grant(this.receiveWindow.release()) }
   }
 
   /** A WNDINC arrived: the peer consumed data and we may send more */
@@ -226,6 +252,7 @@ export class MuxadoStream extends AbstractStream {
    * (PROTOCOL.md §2.4), so it ends the stream without an error.
    */
   onRstFrame (errorCode: number): void {
+    this.deliverReceived()
     if (errorCode === ErrorCode.StreamClosed && this.remoteWriteStatus === 'closed') {
       this.onTransportClosed()
       return

@@ -1,0 +1,131 @@
+import { expect } from 'aegir/chai'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { FrameError, FrameType, StreamResetByPeerError } from '../src/index.ts'
+import { encodeDataHeader, encodeRst, encodeSyn } from '../src/protocol/index.ts'
+import { RawPeer } from './helpers/raw-peer.ts'
+import type { MuxadoStream } from '../src/index.ts'
+
+/** One DATA frame on the wire: header and payload back to back */
+function dataFrame (streamId: number, payload: Uint8Array, fin = false): Uint8Array {
+  const header = encodeDataHeader(streamId, payload.byteLength, fin)
+  const frame = new Uint8Array(header.byteLength + payload.byteLength)
+  frame.set(header)
+  frame.set(payload, header.byteLength)
+  return frame
+}
+
+function concat (...parts: Uint8Array[]): Uint8Array {
+  return new Uint8ArrayList(...parts).subarray()
+}
+
+/** Every event a stream's reader sees, in order, with the message payloads */
+function recordReader (stream: MuxadoStream): { events: string[], bytes: Uint8ArrayList } {
+  const record = { events: [] as string[], bytes: new Uint8ArrayList() }
+  stream.addEventListener('message', (evt) => {
+    record.events.push(`message ${evt.data.byteLength}`)
+    record.bytes.append(evt.data)
+  })
+  stream.addEventListener('remoteCloseWrite', () => { record.events.push('remoteCloseWrite') })
+  stream.addEventListener('close', (evt) => { record.events.push(evt.error != null ? `close ${evt.error.name}` : 'close') })
+  return record
+}
+
+/** A server-side muxer with streams 3 and 5 opened by the raw peer, readers attached */
+async function openTwo (): Promise<{ peer: RawPeer, first: MuxadoStream, second: MuxadoStream }> {
+  const peer = new RawPeer('server')
+  const opened = [peer.nextStream(), peer.nextStream()]
+  peer.send(encodeSyn(3))
+  const first = await opened[0]
+  const next = peer.nextStream()
+  peer.send(encodeSyn(5))
+  const second = await next
+  return { peer, first, second }
+}
+
+const bytes = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill)
+
+const FULL = 16383
+
+describe('delivery of received data', () => {
+  it('hands a write that arrives as full frames and a short last frame to the reader as one message', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+
+    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), dataFrame(3, bytes(7, 3))))
+    await peer.settle()
+
+    expect(reader.events).to.deep.equal([`message ${2 * FULL + 7}`])
+    expect(reader.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 1), bytes(FULL, 2), bytes(7, 3)))
+  })
+
+  it('keeps separate writes separate: a short frame ends a message', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+
+    peer.send(concat(dataFrame(3, bytes(5, 1)), dataFrame(3, bytes(5, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(3, bytes(1, 4))))
+    await peer.settle()
+
+    expect(reader.events).to.deep.equal(['message 5', 'message 5', `message ${FULL + 1}`])
+  })
+
+  it('delivers the full frames a chunk ends with when the chunk is decoded, and the rest with the next chunk', async () => {
+    const { peer, first, second } = await openTwo()
+    const a = recordReader(first)
+    const b = recordReader(second)
+
+    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(5, bytes(FULL, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(5, bytes(40, 4))))
+    await peer.settle()
+    expect(a.events).to.deep.equal([`message ${2 * FULL}`])
+    expect(b.events).to.deep.equal([`message ${FULL + 40}`])
+
+    peer.send(dataFrame(3, bytes(50, 5)))
+    await peer.settle()
+    expect(a.events).to.deep.equal([`message ${2 * FULL}`, 'message 50'])
+    expect(a.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 1), bytes(FULL, 3), bytes(50, 5)))
+    expect(b.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 2), bytes(40, 4)))
+  })
+
+  it('delivers the data that came before a FIN before the remote end closes', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+
+    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2), true)))
+    await peer.settle()
+
+    expect(reader.events).to.deep.equal([`message ${2 * FULL}`, 'remoteCloseWrite'])
+  })
+
+  it('delivers the data that came before an RST, then the reset', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+
+    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), encodeRst(3, 1)))
+    await peer.settle()
+
+    expect(reader.events).to.deep.equal([`message ${2 * FULL}`, `close ${new StreamResetByPeerError(1).name}`])
+  })
+
+  it('delivers what was decoded before a protocol error in the same chunk, then ends the session', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+
+    // a frame of type 15 is illegal in v1
+    const illegal = Uint8Array.from([0, 0, 0, 15, 0, 0, 0, 3])
+    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), illegal))
+    await peer.settle()
+
+    expect(reader.events[0]).to.equal(`message ${2 * FULL}`)
+    expect(peer.sessionError).to.be.instanceOf(FrameError)
+  })
+
+  it('grants window for a coalesced message once half the window is consumed, growing it', async () => {
+    const { peer, first } = await openTwo()
+    recordReader(first)
+
+    // 32768 bytes, half the initial window, in one write: one grant, which also doubles the window
+    peer.send(concat(dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(2, 9))))
+    await peer.settle()
+
+    expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 65536])
+  })
+})
