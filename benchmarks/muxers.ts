@@ -15,12 +15,15 @@ export const MUXERS: MuxerName[] = ['muxado', 'yamux', 'mplex']
 /** Printed with every result: the one non-default option */
 export const MUXER_NOTE = 'mplex runs with disconnectThreshold: Infinity (its default of 5 inbound streams/s aborts the connection); yamux and muxado use their defaults'
 
-const factories: Record<MuxerName, StreamMuxerFactory> = {
-  muxado: muxado()(),
-  yamux: yamux()(),
+/** Each muxer as a libp2p node's `streamMuxers` entry takes it */
+export const MUXER_ENTRIES: Record<MuxerName, () => StreamMuxerFactory> = {
+  muxado: muxado(),
+  yamux: yamux(),
   // mplex consumes a rate-limiter point for every inbound stream and kills the connection at 5/s
-  mplex: mplex({ disconnectThreshold: Infinity })()
+  mplex: mplex({ disconnectThreshold: Infinity })
 }
+
+const factories = Object.fromEntries(MUXERS.map(name => [name, MUXER_ENTRIES[name]()])) as Record<MuxerName, StreamMuxerFactory>
 
 export interface MuxerPair {
   client: StreamMuxer
