@@ -7,7 +7,8 @@
  * slower: use them to explain, not to rank.
  *
  * Record: `node --cpu-prof --cpu-prof-dir=benchmarks/results/profiles --expose-gc --import ./test/polyfill.mjs
- * dist/benchmarks/profile.js [--muxer muxado] [--transport tcp|memlite] [--mib 256] [--runs 5]`
+ * dist/benchmarks/profile.js [--muxer muxado] [--transport tcp|memlite|noise] [--mib 256] [--runs 5]`
+ * (`noise`: two libp2p nodes over TCP + Noise, as in the bulk-noise scenario)
  *
  * Summarise the newest profile: `node dist/benchmarks/profile.js --summarise benchmarks/results/profiles [--top 25]`
  */
@@ -20,6 +21,7 @@ import { progress } from './harness.ts'
 import { MUXERS } from './muxers.ts'
 import { LoopbackServer } from './pairs.ts'
 import { CHUNK, bulkOnce } from './scenarios/bulk.ts'
+import { createPair, noiseBulkOnce, stopPair } from './scenarios/noise.ts'
 import type { Window } from './cpuprofile.ts'
 import type { MuxerName } from './muxers.ts'
 import type { TransportName } from './pairs.ts'
@@ -49,24 +51,35 @@ if (args.summarise != null) {
 }
 
 const muxer = args.muxer as MuxerName
-const transport = args.transport as TransportName
 if (!MUXERS.includes(muxer)) { throw new Error(`--muxer must be one of ${MUXERS.join(', ')}`) }
-if (transport !== 'tcp' && transport !== 'memlite') { throw new Error('--transport must be tcp or memlite') }
+if (!['tcp', 'memlite', 'noise'].includes(args.transport)) { throw new Error('--transport must be tcp, memlite or noise') }
+const transport = args.transport as TransportName | 'noise'
 
-const server = await LoopbackServer.start()
-const opts = { transport, server, total: Number(args.mib) * 1024 * 1024, reps: 1 }
+const total = Number(args.mib) * 1024 * 1024
 const chunk = new Uint8Array(CHUNK).fill(7)
 const issues: string[] = []
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
-await bulkOnce(opts, muxer, chunk, issues)
+/** The transfer to profile, and what to tear down after it */
+async function workload (): Promise<{ once(): Promise<number>, stop(): Promise<void> }> {
+  if (transport === 'noise') {
+    const pair = await createPair(muxer, total)
+    return { once: async () => (await noiseBulkOnce(pair, chunk, total)).mbps, stop: async () => { await stopPair(pair) } }
+  }
+  const server = await LoopbackServer.start()
+  const opts = { transport, server, total, reps: 1 }
+  return { once: async () => (await bulkOnce(opts, muxer, chunk, issues)).mbps, stop: async () => { await server.close() } }
+}
+
+const work = await workload()
+await work.once()
 const start = nowUs()
 const rates: number[] = []
 for (let i = 0; i < Number(args.runs); i++) {
-  rates.push((await bulkOnce(opts, muxer, chunk, issues)).mbps)
+  rates.push(await work.once())
 }
 const end = nowUs()
-await server.close()
+await work.stop()
 
 const label = `${muxer}, ${transport}, ${args.runs} × ${args.mib} MiB, MB/s under the profiler: ${rates.map(r => r.toFixed(0)).join(', ')}`
 progress(label)

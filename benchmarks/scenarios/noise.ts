@@ -24,7 +24,7 @@ export interface NoiseBulkOptions {
   reps: number
 }
 
-interface NodePair {
+export interface NodePair {
   dialer: Libp2p
   listener: Libp2p
 }
@@ -39,7 +39,7 @@ async function createNode (name: MuxerName): Promise<Libp2p> {
 }
 
 /** The listener counts `total` bytes on every stream of the protocol, then closes it */
-async function createPair (name: MuxerName, total: number): Promise<NodePair> {
+export async function createPair (name: MuxerName, total: number): Promise<NodePair> {
   const [dialer, listener] = await Promise.all([createNode(name), createNode(name)])
   await listener.handle(PROTOCOL, async (stream) => {
     try {
@@ -52,7 +52,8 @@ async function createPair (name: MuxerName, total: number): Promise<NodePair> {
   return { dialer, listener }
 }
 
-async function runOnce (pair: NodePair, chunk: Uint8Array, total: number): Promise<Metrics> {
+/** One transfer on a fresh connection; also the workload of the CPU-profile entry point */
+export async function noiseBulkOnce (pair: NodePair, chunk: Uint8Array, total: number): Promise<Metrics> {
   const connection = await pair.dialer.dial(pair.listener.getMultiaddrs()[0], { force: true })
   const stream = await connection.newStream(PROTOCOL)
   const closed = new Promise<void>((resolve, reject) => {
@@ -90,9 +91,13 @@ export async function bulkNoise (opts: NoiseBulkOptions): Promise<ScenarioResult
         { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
       ],
       headline: ['mbps'],
-      run: async (variant) => runOnce(pairs.get(variant as MuxerName) as NodePair, chunk, opts.total)
+      run: async (variant) => noiseBulkOnce(pairs.get(variant as MuxerName) as NodePair, chunk, opts.total)
     })
   } finally {
-    await Promise.allSettled([...pairs.values()].flatMap(p => [p.dialer, p.listener]).map(async node => { await node.stop() }))
+    await Promise.allSettled([...pairs.values()].map(stopPair))
   }
+}
+
+export async function stopPair (pair: NodePair): Promise<void> {
+  await Promise.all([pair.dialer.stop(), pair.listener.stop()])
 }
