@@ -18,6 +18,14 @@ export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
 
+export interface MuxadoMuxerInit extends StreamMuxerOptions {
+  /**
+   * The connection writes a `Uint8ArrayList` with one system call (as `libp2p-muxado/net`'s
+   * socket connection does with `writev`): the session hands it frames uncopied
+   */
+  gatherWrites?: boolean
+}
+
 export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
   streamType?: number
@@ -57,10 +65,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   /** closed ids already answered with RST StreamClosed, so a DATA flood gets one RST each */
   private readonly refusedClosedIds = new Set<number>()
 
-  constructor (maConn: MessageStream, config: MuxadoConfig, init: StreamMuxerOptions = {}) {
+  constructor (maConn: MessageStream, config: MuxadoConfig, init: MuxadoMuxerInit = {}) {
+    const { gatherWrites, ...muxerOptions } = init
     // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
     // batch from the peer can carry many SYNs: let every stream the peer may open wait for it
-    super(maConn, { ...init, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
+    super(maConn, { ...muxerOptions, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
     this.config = config
     this.role = maConn.direction === 'outbound' ? 'client' : 'server'
     this.nextLocalId = this.role === 'client' ? FIRST_CLIENT_STREAM_ID : FIRST_SERVER_STREAM_ID
@@ -76,6 +85,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.streamResets = new Budget(config.maxStreamResets, config.maxStreamResetsPerSecond)
     this.writer = new ConnectionWriter({
       send: (data) => this.send(data),
+      gather: gatherWrites === true,
       onStall: () => { this.abort(new WriteTimeoutError(`The connection accepted no data for ${config.writeTimeout} ms`)) },
       writeTimeout: config.writeTimeout,
       log: this.log

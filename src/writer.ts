@@ -1,3 +1,4 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
 import type { Logger } from '@libp2p/interface'
 
@@ -25,7 +26,12 @@ function takeSlab (length: number): Uint8Array {
 
 export interface ConnectionWriterInit {
   /** hand bytes to the connection; false when it wants no more for now */
-  send(data: Uint8Array): boolean
+  send(data: Uint8Array | Uint8ArrayList): boolean
+  /**
+   * The connection writes all buffers of a `Uint8ArrayList` with one system call (a socket's
+   * `writev`): hand it the batch's views instead of copying them into one buffer
+   */
+  gather: boolean
   /** the connection accepted nothing for `writeTimeout` ms: the peer stopped reading */
   onStall(): void
   writeTimeout: number
@@ -34,10 +40,12 @@ export interface ConnectionWriterInit {
 
 /**
  * The session's write path. Frames queued during one event-loop turn go to the connection in
- * one `send()`, flushed from a microtask so latency does not suffer. The batch is copied into
- * one buffer: a muxado frame carries at most 16383 bytes, so a 64 KiB write is 8 pieces, and one
- * copy costs less than the write per piece a socket transport would make. Past 256 KiB the batch
- * goes out at once, so the connection's backpressure reaches the streams within the turn.
+ * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
+ * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. libp2p's connections
+ * write every buffer of a list separately (Noise encrypts each into its own message), so for
+ * them the batch is copied into one buffer, which costs less than a write per piece; a
+ * connection that gathers (`gather`) gets the pieces as they are. Past 256 KiB the batch goes
+ * out at once, so the connection's backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -116,13 +124,16 @@ export class ConnectionWriter {
     this.views.push(view)
   }
 
-  private take (): Uint8Array {
+  private take (): Uint8Array | Uint8ArrayList {
     const views = this.views
     const length = this.bytes
     this.views = []
     this.bytes = 0
     if (views.length === 1) {
       return views[0]
+    }
+    if (this.init.gather) {
+      return new Uint8ArrayList(...views)
     }
     const out = takeSlab(length)
     let offset = 0

@@ -41,6 +41,12 @@ function remoteMultiaddr (socket: SocketLike): MultiaddrConnection['remoteAddr']
  */
 export class SocketConnection extends AbstractMultiaddrConnection {
   readonly socket: Duplex
+  /**
+   * The socket writes many buffers with one system call (`net.Socket` and `tls.TLSSocket` have
+   * `_writev`): the session may hand it frames uncopied. A Duplex without it would take one
+   * write per piece, so it gets each batch as one buffer.
+   */
+  readonly gathersWrites: boolean
 
   constructor (init: SocketConnectionInit) {
     const socket: SocketLike = init.socket
@@ -50,6 +56,7 @@ export class SocketConnection extends AbstractMultiaddrConnection {
       log: init.log ?? defaultLogger().forComponent(`libp2p-muxado:net:${init.direction}`)
     })
     this.socket = socket
+    this.gathersWrites = typeof (socket as { _writev?: unknown })._writev === 'function'
 
     socket.on('data', (buf: Uint8Array) => {
       this.onData(buf)
@@ -72,15 +79,19 @@ export class SocketConnection extends AbstractMultiaddrConnection {
     })
   }
 
+  /**
+   * All buffers of a batch go to the socket corked, so a socket that gathers writes them with
+   * one `writev`. The socket buffers what the kernel does not take; `false` tells the session to
+   * wait for 'drain'.
+   */
   sendData (data: Uint8ArrayList): SendResult {
-    let sentBytes = 0
     let canSendMore = true
+    this.socket.cork()
     for (const buf of data) {
-      sentBytes += buf.byteLength
       canSendMore = this.socket.write(buf)
-      if (!canSendMore) { break }
     }
-    return { sentBytes, canSendMore }
+    this.socket.uncork()
+    return { sentBytes: data.byteLength, canSendMore }
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {

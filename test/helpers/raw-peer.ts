@@ -39,6 +39,8 @@ export class RawPeer {
   readonly frames: WireFrame[] = []
   /** how many `send()` calls the muxer made on its connection */
   writes = 0
+  /** how many of them handed over one contiguous buffer rather than a list */
+  contiguousWrites = 0
   /** bytes the muxer handed to its connection */
   sentBytes = 0
   /** every error the muxer was aborted with, in order (the first one ended the session) */
@@ -68,6 +70,7 @@ export class RawPeer {
     const send = mine.send.bind(mine)
     mine.send = (data) => {
       this.writes++
+      if (data instanceof Uint8Array) { this.contiguousWrites++ }
       this.sentBytes += data.byteLength
       if (this.handedError == null) {
         try {

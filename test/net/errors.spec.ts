@@ -153,6 +153,29 @@ describe('libp2p-muxado/net errors', () => {
     expect(await within(sessionClosed(server), 5000, 'the server end')).to.equal(undefined)
   })
 
+  it('over a Duplex without writev, a turn\'s frames go out as one buffer in one write', async function () {
+    const [a, b] = duplexPair()
+    const client = trackSession(createSession(a, { role: 'client', enableHeartbeat: false }))
+    const server = trackSession(createSession(b, { role: 'server', enableHeartbeat: false }))
+    const stream = await client.open()
+    const accepted = await server.accept()
+    await delay(20)
+    const writes: number[] = []
+    const write = a._write
+    a._write = function (chunk: Buffer, ...rest: any[]) {
+      writes.push(chunk.byteLength)
+      write.call(this, chunk, ...(rest as [BufferEncoding, (err?: Error | null) => void]))
+    }
+
+    const data = Buffer.alloc(3 * 16383 + 10, 5)
+    stream.write(data)
+    await delay(20)
+    // four DATA frames, each an 8-byte header and its payload
+    expect(writes).to.deep.equal([data.byteLength + 4 * 8])
+    stream.end()
+    expect((await readAll(accepted)).equals(data)).to.equal(true)
+  })
+
   it('rejects bad options at once', () => {
     const socket = new PassThrough()
     expect(() => createSession(socket, { role: 'peer' as any })).to.throw(TypeError)

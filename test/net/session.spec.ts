@@ -9,6 +9,7 @@ import { expect } from 'aegir/chai'
 import { MuxadoDuplex, StreamResetByPeerError } from '../../src/net/index.ts'
 import { cleanup, delay, dialTracked, echoRoundTrip, echoStreams, listenTracked, payload, readAll, sessionClosed, testCertificate, within } from './helpers.ts'
 import type { DialOptions, ListenOptions, Server, Session, SessionOptions } from '../../src/net/index.ts'
+import type { Duplex } from 'node:stream'
 
 interface Transport {
   name: string
@@ -132,6 +133,38 @@ for (const transport of TRANSPORTS) {
       await writing
       expect(Buffer.concat(chunks).equals(data)).to.equal(true)
       reader.end()
+    })
+
+    it('writes a turn\'s frames to the socket with one writev, the application\'s bytes uncopied', async () => {
+      const { client, serverSession } = await connect({ enableHeartbeat: false }, { enableHeartbeat: false })
+      const stream = await client.open()
+      const accepted = await serverSession.accept()
+      await delay(20)
+
+      const socket = client.socket as Duplex & Record<'_write' | '_writev', (...args: any[]) => void>
+      const writes: Array<{ method: string, chunks: Uint8Array[] }> = []
+      const write = socket._write
+      const writev = socket._writev
+      socket._write = function (chunk: Uint8Array, ...rest: any[]) {
+        writes.push({ method: '_write', chunks: [chunk] })
+        write.call(this, chunk, ...rest)
+      }
+      socket._writev = function (chunks: Array<{ chunk: Uint8Array }>, ...rest: any[]) {
+        writes.push({ method: '_writev', chunks: chunks.map(c => c.chunk) })
+        writev.call(this, chunks, ...rest)
+      }
+
+      // three full frames and a short one, each a header and a payload
+      const data = payload(3 * 16383 + 10, 1)
+      stream.write(data)
+      await delay(20)
+      expect(writes.map(w => w.method)).to.deep.equal(['_writev'])
+      stream.end()
+      expect((await readAll(accepted)).equals(data)).to.equal(true)
+
+      const payloads = writes[0].chunks.filter(chunk => chunk.byteLength > 8)
+      expect(payloads.map(chunk => chunk.byteLength)).to.deep.equal([16383, 16383, 16383, 10])
+      expect(payloads.every(chunk => chunk.buffer === data.buffer)).to.equal(true)
     })
 
     it('end() half-closes: the peer reads EOF and can still answer', async () => {
