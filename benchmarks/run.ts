@@ -2,8 +2,8 @@
  * Benchmark runner. Usage (after building):
  * `node --expose-gc --import ./test/polyfill.mjs dist/benchmarks/run.js [--quick] [--only a,b] [--reps N] [--out name]`
  *
- * Scenarios: bulk-tcp, bulk-memlite, bulk-noise, streams, open, rtt, memory (`--only` matches
- * prefixes, so `--only bulk` runs the three bulk scenarios). Results go to benchmarks/results/<name>.{md,json,svg};
+ * Scenarios: bulk-tcp, bulk-memlite, bulk-noise, bulk-net-api, streams, open, rtt, memory (`--only`
+ * matches prefixes, so `--only bulk` runs the four bulk scenarios). Results go to benchmarks/results/<name>.{md,json,svg};
  * the name is `latest` for a full run and `quick` otherwise. Progress goes to stderr.
  */
 import '../test/polyfill.mjs'
@@ -17,6 +17,7 @@ import { json, markdown } from './report.ts'
 import { bulk } from './scenarios/bulk.ts'
 import { latency } from './scenarios/latency.ts'
 import { memory } from './scenarios/memory.ts'
+import { bulkNetApi } from './scenarios/net-api.ts'
 import { bulkNoise } from './scenarios/noise.ts'
 import { open } from './scenarios/open.ts'
 import { streams } from './scenarios/streams.ts'
@@ -52,6 +53,7 @@ const plans: Plan[] = [
   { id: 'bulk-memlite', run: async server => bulk({ transport: 'memlite', server, total: (quick ? 32 : 256) * MiB, reps: reps(15, 3) }) },
   // what a libp2p user runs: Noise costs more than the muxer, so this one shows the muxer's share
   { id: 'bulk-noise', run: async () => bulkNoise({ total: (quick ? 16 : 128) * MiB, reps: reps(5, 3) }) },
+  { id: 'bulk-net-api', run: async server => bulkNetApi({ server, total: (quick ? 32 : 256) * MiB, reps: reps(7, 3) }) },
   { id: 'streams', run: async server => streams({ server, count: 100, size: MiB, reps: reps(7, 3) }) },
   { id: 'open', run: async server => open({ server, total: quick ? 2_000 : 10_000, inFlight: 100, reps: reps(5, 3) }) },
   { id: 'rtt', run: async server => latency({ server, warmup: quick ? 200 : 1_000, count: quick ? 2_000 : 10_000, reps: reps(5, 3) }) },

@@ -27,10 +27,10 @@ export function svg (r: Report): string {
     for (const key of s.headline) {
       const m = s.metrics.find(m => m.key === key)
       if (m == null) { continue }
-      groups.push({
-        label: `${s.short} · ${m.label} (${m.better === 'higher' ? '↑' : '↓'} better)`,
-        ratios: rivals.map(rival => ({ rival, s: findRatio(s, rival, key)?.summary }))
-      })
+      const ratios = rivals.map(rival => ({ rival, s: findRatio(s, rival, key)?.summary }))
+      // a scenario without rivals (the API without libp2p) has no bars to draw
+      if (ratios.every(r => r.s == null)) { continue }
+      groups.push({ label: `${s.short} · ${m.label} (${m.better === 'higher' ? '↑' : '↓'} better)`, ratios })
     }
   }
   const values = groups.flatMap(g => g.ratios.flatMap(x => [x.s?.min ?? 1, x.s?.max ?? 1])).filter(v => Number.isFinite(v) && v > 0)
