@@ -7,7 +7,7 @@ import { runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
-import type { Metrics, ScenarioResult } from '../harness.ts'
+import type { MetricDef, Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName } from '../muxers.ts'
 import type { LoopbackServer, TransportName } from '../pairs.ts'
 import type { Stream } from '@libp2p/interface'
@@ -22,11 +22,18 @@ export interface BulkOptions {
   reps: number
 }
 
-function rates (total: number, t: { ms: number, cpuMs: number }): Metrics {
+/** The metrics of every bulk scenario */
+export const THROUGHPUT_METRICS: MetricDef[] = [
+  { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
+  { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
+]
+
+export function rates (total: number, t: { ms: number, cpuMs: number }): Metrics {
   return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
 }
 
-async function runNet (server: LoopbackServer, chunk: Uint8Array, total: number): Promise<Metrics> {
+/** The bare-socket baseline: the same writes on two `node:net` sockets, no libp2p */
+export async function runNet (server: LoopbackServer, chunk: Uint8Array, total: number): Promise<Metrics> {
   const { client, server: remote } = await server.connect()
   const stop = startClock()
   await Promise.all([writeSocket(client, chunk, total), readSocket(remote, total)])
@@ -80,10 +87,7 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
     ],
     variants: [...MUXERS, ...baselines],
     reps: opts.reps,
-    metrics: [
-      { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
-      { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
-    ],
+    metrics: THROUGHPUT_METRICS,
     headline: ['mbps'],
     run: async (variant, issues) => {
       if (variant === 'net') { return runNet(opts.server, chunk, opts.total) }

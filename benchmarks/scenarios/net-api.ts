@@ -6,8 +6,8 @@
  */
 import { createSession } from '../../src/net/index.ts'
 import { runRotated, startClock } from '../harness.ts'
-import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
-import { CHUNK } from './bulk.ts'
+import { readBytes, writeStrict } from '../io.ts'
+import { CHUNK, THROUGHPUT_METRICS, rates, runNet } from './bulk.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
 import type { LoopbackServer } from '../pairs.ts'
 
@@ -17,10 +17,6 @@ export interface NetApiBulkOptions {
   server: LoopbackServer
   total: number
   reps: number
-}
-
-function rates (total: number, t: { ms: number, cpuMs: number }): Metrics {
-  return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
 }
 
 async function runSession (opts: NetApiBulkOptions, chunk: Uint8Array): Promise<Metrics> {
@@ -38,16 +34,6 @@ async function runSession (opts: NetApiBulkOptions, chunk: Uint8Array): Promise<
   return rates(opts.total, t)
 }
 
-async function runNet (opts: NetApiBulkOptions, chunk: Uint8Array): Promise<Metrics> {
-  const { client, server } = await opts.server.connect()
-  const stop = startClock()
-  await Promise.all([writeSocket(client, chunk, opts.total), readSocket(server, opts.total)])
-  const t = stop()
-  client.destroy()
-  server.destroy()
-  return rates(opts.total, t)
-}
-
 export async function bulkNetApi (opts: NetApiBulkOptions): Promise<ScenarioResult> {
   const chunk = new Uint8Array(CHUNK).fill(7)
   return runRotated({
@@ -60,11 +46,8 @@ export async function bulkNetApi (opts: NetApiBulkOptions): Promise<ScenarioResu
     ],
     variants: ['muxado', 'net'],
     reps: opts.reps,
-    metrics: [
-      { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
-      { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
-    ],
+    metrics: THROUGHPUT_METRICS,
     headline: ['mbps'],
-    run: async (variant) => variant === 'net' ? runNet(opts, chunk) : runSession(opts, chunk)
+    run: async (variant) => variant === 'net' ? runNet(opts.server, chunk, opts.total) : runSession(opts, chunk)
   })
 }

@@ -11,7 +11,7 @@ import { createLibp2p } from 'libp2p'
 import { runRotated, startClock } from '../harness.ts'
 import { readBytes, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_ENTRIES, MUXER_NOTE } from '../muxers.ts'
-import { CHUNK } from './bulk.ts'
+import { CHUNK, THROUGHPUT_METRICS, rates } from './bulk.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName } from '../muxers.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -66,7 +66,7 @@ export async function noiseBulkOnce (pair: NodePair, chunk: Uint8Array, total: n
   await closed
   const t = stop()
   await connection.close()
-  return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
+  return rates(total, t)
 }
 
 export async function bulkNoise (opts: NoiseBulkOptions): Promise<ScenarioResult> {
@@ -86,10 +86,7 @@ export async function bulkNoise (opts: NoiseBulkOptions): Promise<ScenarioResult
       ],
       variants: MUXERS,
       reps: opts.reps,
-      metrics: [
-        { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
-        { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
-      ],
+      metrics: THROUGHPUT_METRICS,
       headline: ['mbps'],
       run: async (variant) => noiseBulkOnce(pairs.get(variant as MuxerName) as NodePair, chunk, opts.total)
     })
