@@ -42,9 +42,9 @@ export interface ConnectionWriterInit {
  * The session's write path. Frames queued during one event-loop turn go to the connection in
  * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
  * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. libp2p's connections
- * write every buffer of a list separately (Noise encrypts each into its own message), so for
- * them the batch is copied into one buffer, which costs less than a write per piece; a
- * connection that gathers (`gather`) gets the pieces as they are. Past 256 KiB the batch goes
+ * write every buffer of a list separately (Noise keeps the pieces in its ciphertext, so the
+ * socket below still writes each), so for them the batch is copied into one buffer, which costs
+ * less than a write per piece; a connection that gathers (`gather`) gets the pieces as they are. Past 256 KiB the batch goes
  * out at once, so the connection's backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
