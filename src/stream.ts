@@ -171,11 +171,16 @@ export class MuxadoStream extends AbstractStream {
         this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return
       }
-      this.undelivered.push(payload)
-      if (payload.byteLength < MAX_PAYLOAD) {
-        this.deliverReceived()
-      } else if (this.undelivered.length === 1) {
-        this.session.deliverLater(this)
+      if (payload.byteLength < MAX_PAYLOAD && this.undelivered.length === 0) {
+        // a write of one frame: nothing to gather
+        this.deliver(payload)
+      } else {
+        this.undelivered.push(payload)
+        if (payload.byteLength < MAX_PAYLOAD) {
+          this.deliverReceived()
+        } else if (this.undelivered.length === 1) {
+          this.session.deliverLater(this)
+        }
       }
     }
     // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
@@ -190,7 +195,10 @@ export class MuxadoStream extends AbstractStream {
     const pieces = this.undelivered
     if (pieces.length === 0) { return }
     this.undelivered = []
-    const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
+    this.deliver(pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces))
+  }
+
+  private deliver (payload: Uint8Array | Uint8ArrayList): void {
     if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
       // fast path: hand the payload views straight to the reader, as the base class would after
       // copying them in and out of the read buffer
