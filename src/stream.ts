@@ -134,9 +134,18 @@ export class MuxadoStream extends AbstractStream {
 
   /** Split `bytes` bytes of `data` into DATA frames of at most 16383 bytes, without copying */
   private enqueueDataFrames (data: Uint8Array | Uint8ArrayList, bytes: number): void {
+    if (data instanceof Uint8Array) {
+      for (let offset = 0; offset < bytes; offset += MAX_PAYLOAD) {
+        const n = Math.min(MAX_PAYLOAD, bytes - offset)
+        this.session.enqueue(encodeDataHeader(this.streamId, n, false))
+        this.session.enqueue(n === data.byteLength ? data : data.subarray(offset, offset + n))
+      }
+      return
+    }
+    // a frame may span buffers of the list
     let unframed = bytes
     let frameLeft = 0
-    for (const buf of data instanceof Uint8Array ? [data] : data) {
+    for (const buf of data) {
       let offset = 0
       while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
         if (frameLeft === 0) {
