@@ -1,4 +1,5 @@
 import { expect } from 'aegir/chai'
+import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameError, FrameType, StreamResetByPeerError } from '../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn } from '../src/protocol/index.ts'
@@ -19,10 +20,11 @@ function concat (...parts: Uint8Array[]): Uint8Array {
 }
 
 /** Every event a stream's reader sees, in order, with the message payloads */
-function recordReader (stream: MuxadoStream): { events: string[], bytes: Uint8ArrayList } {
-  const record = { events: [] as string[], bytes: new Uint8ArrayList() }
+function recordReader (stream: MuxadoStream): { events: string[], sizes: number[], bytes: Uint8ArrayList } {
+  const record = { events: [] as string[], sizes: [] as number[], bytes: new Uint8ArrayList() }
   stream.addEventListener('message', (evt) => {
     record.events.push(`message ${evt.data.byteLength}`)
+    record.sizes.push(evt.data.byteLength)
     record.bytes.append(evt.data)
   })
   stream.addEventListener('remoteCloseWrite', () => { record.events.push('remoteCloseWrite') })
@@ -45,6 +47,35 @@ async function openTwo (): Promise<{ peer: RawPeer, first: MuxadoStream, second:
 const bytes = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill)
 
 const FULL = 16383
+
+/** Each write as the Go library and we send it: full frames, then a shorter last one */
+function framesOf (write: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = []
+  for (let offset = 0; offset < write.byteLength; offset += FULL) {
+    frames.push(dataFrame(3, write.subarray(offset, offset + FULL)))
+  }
+  return frames
+}
+
+function runningTotals (lengths: number[]): number[] {
+  let total = 0
+  return lengths.map(length => (total += length))
+}
+
+/**
+ * Writes whose length is not a multiple of 16383 (a write that ends on a full frame merges with
+ * the next one, as a byte stream may), all within the 65536-byte initial window because the raw
+ * peer does not wait for grants, framed onto one wire cut at up to 8 places
+ */
+const cutWrites = fc.array(fc.integer({ min: 1, max: 40_000 }).filter(n => n % FULL !== 0), { minLength: 1, maxLength: 6 })
+  .map(sizes => sizes.filter((_, i) => runningTotals(sizes)[i] <= 65536))
+  .filter(sizes => sizes.length > 0)
+  .chain(sizes => {
+    const writes = sizes.map((size, i) => bytes(size, i + 1))
+    const wire = concat(...writes.flatMap(framesOf))
+    return fc.uniqueArray(fc.integer({ min: 1, max: wire.byteLength - 1 }), { maxLength: 8 })
+      .map(cuts => ({ writes, wire, cuts: cuts.sort((a, b) => a - b) }))
+  })
 
 describe('delivery of received data', () => {
   it('hands a write that arrives as full frames and a short last frame to the reader as one message', async () => {
@@ -127,5 +158,29 @@ describe('delivery of received data', () => {
     await peer.settle()
 
     expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 65536])
+  })
+
+  it('property: however the wire is cut, the reader gets every byte, and no message spans two writes', async () => {
+    await fc.assert(fc.asyncProperty(cutWrites, async ({ writes, wire, cuts }) => {
+      const peer = new RawPeer('server')
+      const opened = peer.nextStream()
+      peer.send(encodeSyn(3))
+      const reader = recordReader(await opened)
+
+      let from = 0
+      for (const to of [...cuts, wire.byteLength]) {
+        peer.muxer.onData(wire.subarray(from, to))
+        from = to
+      }
+      await peer.settle(1)
+
+      expect(reader.bytes.subarray()).to.deep.equal(concat(...writes))
+      const messageEnds = new Set(runningTotals(reader.sizes))
+      for (const end of runningTotals(writes.map(w => w.byteLength))) {
+        expect(messageEnds.has(end), `a message ends where a write ends (${end})`).to.equal(true)
+      }
+      if (cuts.length === 0) { expect(reader.sizes).to.deep.equal(writes.map(w => w.byteLength)) }
+      peer.muxer.abort(new Error('test over'))
+    }), { numRuns: 60, seed: 7 })
   })
 })
