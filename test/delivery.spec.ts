@@ -1,23 +1,11 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { FrameError, FrameType, StreamResetByPeerError } from '../src/index.ts'
-import { encodeDataHeader, encodeRst, encodeSyn } from '../src/protocol/index.ts'
+import { FrameError, FrameType, MAX_PAYLOAD, StreamResetByPeerError } from '../src/index.ts'
+import { encodeRst, encodeSyn } from '../src/protocol/index.ts'
+import { concatBytes, dataFrame, dataFrames } from './helpers/bytes.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
 import type { MuxadoStream } from '../src/index.ts'
-
-/** One DATA frame on the wire: header and payload back to back */
-function dataFrame (streamId: number, payload: Uint8Array, fin = false): Uint8Array {
-  const header = encodeDataHeader(streamId, payload.byteLength, fin)
-  const frame = new Uint8Array(header.byteLength + payload.byteLength)
-  frame.set(header)
-  frame.set(payload, header.byteLength)
-  return frame
-}
-
-function concat (...parts: Uint8Array[]): Uint8Array {
-  return new Uint8ArrayList(...parts).subarray()
-}
 
 /** Every event a stream's reader sees, in order, with the message payloads */
 function recordReader (stream: MuxadoStream): { events: string[], sizes: number[], bytes: Uint8ArrayList } {
@@ -46,16 +34,7 @@ async function openTwo (): Promise<{ peer: RawPeer, first: MuxadoStream, second:
 
 const bytes = (length: number, fill: number): Uint8Array => new Uint8Array(length).fill(fill)
 
-const FULL = 16383
-
-/** Each write as the Go library and we send it: full frames, then a shorter last one */
-function framesOf (write: Uint8Array): Uint8Array[] {
-  const frames: Uint8Array[] = []
-  for (let offset = 0; offset < write.byteLength; offset += FULL) {
-    frames.push(dataFrame(3, write.subarray(offset, offset + FULL)))
-  }
-  return frames
-}
+const FULL = MAX_PAYLOAD
 
 function runningTotals (lengths: number[]): number[] {
   let total = 0
@@ -72,7 +51,7 @@ const cutWrites = fc.array(fc.integer({ min: 1, max: 40_000 }).filter(n => n % F
   .filter(sizes => sizes.length > 0)
   .chain(sizes => {
     const writes = sizes.map((size, i) => bytes(size, i + 1))
-    const wire = concat(...writes.flatMap(framesOf))
+    const wire = concatBytes(writes.flatMap(write => dataFrames(3, write)))
     return fc.uniqueArray(fc.integer({ min: 1, max: wire.byteLength - 1 }), { maxLength: 8 })
       .map(cuts => ({ writes, wire, cuts: cuts.sort((a, b) => a - b) }))
   })
@@ -82,18 +61,18 @@ describe('delivery of received data', () => {
     const { peer, first } = await openTwo()
     const reader = recordReader(first)
 
-    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), dataFrame(3, bytes(7, 3))))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), dataFrame(3, bytes(7, 3))]))
     await peer.settle()
 
     expect(reader.events).to.deep.equal([`message ${2 * FULL + 7}`])
-    expect(reader.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 1), bytes(FULL, 2), bytes(7, 3)))
+    expect(reader.bytes.subarray()).to.deep.equal(concatBytes([bytes(FULL, 1), bytes(FULL, 2), bytes(7, 3)]))
   })
 
   it('keeps separate writes separate: a short frame ends a message', async () => {
     const { peer, first } = await openTwo()
     const reader = recordReader(first)
 
-    peer.send(concat(dataFrame(3, bytes(5, 1)), dataFrame(3, bytes(5, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(3, bytes(1, 4))))
+    peer.send(concatBytes([dataFrame(3, bytes(5, 1)), dataFrame(3, bytes(5, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(3, bytes(1, 4))]))
     await peer.settle()
 
     expect(reader.events).to.deep.equal(['message 5', 'message 5', `message ${FULL + 1}`])
@@ -104,7 +83,7 @@ describe('delivery of received data', () => {
     const a = recordReader(first)
     const b = recordReader(second)
 
-    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(5, bytes(FULL, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(5, bytes(40, 4))))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), dataFrame(5, bytes(FULL, 2)), dataFrame(3, bytes(FULL, 3)), dataFrame(5, bytes(40, 4))]))
     await peer.settle()
     expect(a.events).to.deep.equal([`message ${2 * FULL}`])
     expect(b.events).to.deep.equal([`message ${FULL + 40}`])
@@ -112,15 +91,15 @@ describe('delivery of received data', () => {
     peer.send(dataFrame(3, bytes(50, 5)))
     await peer.settle()
     expect(a.events).to.deep.equal([`message ${2 * FULL}`, 'message 50'])
-    expect(a.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 1), bytes(FULL, 3), bytes(50, 5)))
-    expect(b.bytes.subarray()).to.deep.equal(concat(bytes(FULL, 2), bytes(40, 4)))
+    expect(a.bytes.subarray()).to.deep.equal(concatBytes([bytes(FULL, 1), bytes(FULL, 3), bytes(50, 5)]))
+    expect(b.bytes.subarray()).to.deep.equal(concatBytes([bytes(FULL, 2), bytes(40, 4)]))
   })
 
   it('delivers the data that came before a FIN before the remote end closes', async () => {
     const { peer, first } = await openTwo()
     const reader = recordReader(first)
 
-    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2), true)))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2), true)]))
     await peer.settle()
 
     expect(reader.events).to.deep.equal([`message ${2 * FULL}`, 'remoteCloseWrite'])
@@ -130,7 +109,7 @@ describe('delivery of received data', () => {
     const { peer, first } = await openTwo()
     const reader = recordReader(first)
 
-    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), encodeRst(3, 1)))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), encodeRst(3, 1)]))
     await peer.settle()
 
     expect(reader.events).to.deep.equal([`message ${2 * FULL}`, `close ${new StreamResetByPeerError(1).name}`])
@@ -142,7 +121,7 @@ describe('delivery of received data', () => {
 
     // a frame of type 15 is illegal in v1
     const illegal = Uint8Array.from([0, 0, 0, 15, 0, 0, 0, 3])
-    peer.send(concat(dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), illegal))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), dataFrame(3, bytes(FULL, 2)), illegal]))
     await peer.settle()
 
     expect(reader.events[0]).to.equal(`message ${2 * FULL}`)
@@ -154,7 +133,7 @@ describe('delivery of received data', () => {
     recordReader(first)
 
     // 32768 bytes, half the initial window, in one write: one grant, which also doubles the window
-    peer.send(concat(dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(2, 9))))
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(2, 9))]))
     await peer.settle()
 
     expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 65536])
@@ -174,7 +153,7 @@ describe('delivery of received data', () => {
       }
       await peer.settle(1)
 
-      expect(reader.bytes.subarray()).to.deep.equal(concat(...writes))
+      expect(reader.bytes.subarray()).to.deep.equal(concatBytes(writes))
       const messageEnds = new Set(runningTotals(reader.sizes))
       for (const end of runningTotals(writes.map(w => w.byteLength))) {
         expect(messageEnds.has(end), `a message ends where a write ends (${end})`).to.equal(true)

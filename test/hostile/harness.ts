@@ -1,55 +1,15 @@
 import { expect } from 'aegir/chai'
-import { FrameType, encodeDataHeader } from '../../src/protocol/index.ts'
+import { FrameType } from '../../src/protocol/index.ts'
 import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
 
 /**
- * Shared helpers for the hostile-peer suites: hand-made headers, counters that must return to
+ * Shared helpers for the hostile-peer suites: hand-made frames, counters that must return to
  * baseline, and a tracker for the timers code under test leaves behind.
  */
 
-/** An 8-byte muxado v1 header with any field values, reserved bits included */
-export function header (type: number, flags: number, streamId: number, length: number): Uint8Array {
-  const bytes = new Uint8Array(8)
-  const view = new DataView(bytes.buffer)
-  view.setUint16(0, length)
-  bytes[2] = flags
-  bytes[3] = type
-  view.setUint32(4, streamId >>> 0)
-  return bytes
-}
-
-export function u32 (...values: number[]): Uint8Array {
-  const bytes = new Uint8Array(values.length * 4)
-  const view = new DataView(bytes.buffer)
-  values.forEach((value, i) => { view.setUint32(i * 4, value >>> 0) })
-  return bytes
-}
-
-export function concatBytes (parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.byteLength, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
-
-/** One DATA frame as a single buffer */
-export function dataFrame (streamId: number, payload: Uint8Array | number, fin = false): Uint8Array {
-  const body = typeof payload === 'number' ? new Uint8Array(payload).fill(0x61) : payload
-  return concatBytes([encodeDataHeader(streamId, body.byteLength, fin), body])
-}
-
-/** `bytes` bytes of DATA for one stream, cut into frames of at most 16383 bytes */
-export function dataFrames (streamId: number, bytes: number): Uint8Array[] {
-  const frames: Uint8Array[] = []
-  for (let left = bytes; left > 0; left -= 16383) {
-    frames.push(dataFrame(streamId, Math.min(left, 16383)))
-  }
-  return frames
-}
+// the frame builders live with the other suites' helpers; the hostile suites take them from here
+export { concatBytes, dataFrame, dataFrames, header, u32 } from '../helpers/bytes.ts'
 
 export async function tick (): Promise<void> {
   await new Promise(resolve => setImmediate(resolve))

@@ -9,13 +9,13 @@ import {
   FrameType,
   MAX_PAYLOAD,
   MAX_UINT31,
-  encodeDataHeader,
   encodeGoaway,
   encodeRst,
   encodeSyn,
   encodeWndinc
 } from '../../src/protocol/index.ts'
-import { Recorder, concat, decodeChunks, seededBytes, splitAt, toHex, errorCodes } from './helpers.ts'
+import { concatBytes, dataFrame } from '../helpers/bytes.ts'
+import { Recorder, decodeChunks, seededBytes, splitAt, toHex, errorCodes } from './helpers.ts'
 import type { DecodedFrame } from './helpers.ts'
 
 /**
@@ -60,7 +60,7 @@ const frames: Record<string, fc.Arbitrary<Encoded>> = {
     return [encodeSyn(streamId, streamType, priority).slice(), frame]
   }),
   DATA: fc.record({ streamId: uint31, fin: fc.boolean(), payload }).map(({ streamId, fin, payload }): Encoded => [
-    concat([encodeDataHeader(streamId, payload.byteLength, fin), payload]),
+    dataFrame(streamId, payload, fin),
     { type: FrameType.DATA, flags: fin ? Flag.FIN : 0, streamId, payloadLength: payload.byteLength, payloadHex: toHex(payload) }
   ]),
   RST: fc.record({ streamId: uint31, errorCode }).map(({ streamId, errorCode }): Encoded => [
@@ -166,7 +166,7 @@ describe('protocol/decode properties', function () {
 
   it('a frame sequence decodes the same at arbitrary split points', () => {
     fc.assert(fc.property(fc.array(anyFrame, { minLength: 1, maxLength: 12 }), splits, fc.boolean(), (encoded, offsets, asLists) => {
-      const bytes = concat(encoded.map(([bytes]) => bytes))
+      const bytes = concatBytes(encoded.map(([bytes]) => bytes))
       const chunks = split(bytes, offsets)
       // push as Uint8ArrayLists of two pieces too, to exercise both push paths
       const pushed = asLists ? chunks.map(chunk => new Uint8ArrayList(...splitAt(chunk, [chunk.byteLength >> 1]))) : chunks
@@ -179,7 +179,7 @@ describe('protocol/decode properties', function () {
   it('never loses alignment: ignored bits and GOAWAY length fields change nothing, at any split', () => {
     fc.assert(fc.property(fc.array(fc.tuple(anyFrame, noise), { minLength: 1, maxLength: 12 }), splits, (items, offsets) => {
       const encoded = items.map(([frame, bits]) => addNoise(frame, bits))
-      const bytes = concat(encoded.map(([bytes]) => bytes))
+      const bytes = concatBytes(encoded.map(([bytes]) => bytes))
       const decoded = decodeChunks(split(bytes, offsets))
       expect(decoded.frames).to.deep.equal(encoded.map(([, frame]) => frame))
       expect(decoded.bufferedBytes).to.equal(0)
@@ -201,8 +201,8 @@ describe('protocol/decode properties', function () {
 
   it('valid frames followed by random bytes: the frames come out intact, then frames or a FrameError', () => {
     fc.assert(fc.property(fc.array(anyFrame, { maxLength: 6 }), fc.uint8Array({ maxLength: 200 }), splits, (encoded, garbage, offsets) => {
-      const valid = concat(encoded.map(([bytes]) => bytes))
-      const result = decodeUntilError(split(concat([valid, garbage]), offsets))
+      const valid = concatBytes(encoded.map(([bytes]) => bytes))
+      const result = decodeUntilError(split(concatBytes([valid, garbage]), offsets))
       if (result.error != null) {
         expect(result.error).to.be.an.instanceOf(FrameError)
       }

@@ -15,10 +15,10 @@ import {
   encodeSyn,
   encodeWndinc
 } from '../../src/protocol/index.ts'
+import { concatBytes, dataFrame } from '../helpers/bytes.ts'
 import {
   Recorder,
   bytewise,
-  concat,
   decodeChunks,
   expectedFrame,
   fromHex,
@@ -100,7 +100,7 @@ function wireBytes (frame: DecodedFrame): number {
 /** However `recorded` is cut into pushes, the decoder must report the same frames */
 function describeInvariance (name: string, recorded: Uint8Array[]): void {
   describe(name, () => {
-    const bytes = concat(recorded)
+    const bytes = concatBytes(recorded)
     let reference: DecodeResult
 
     before(() => {
@@ -173,15 +173,15 @@ describe('protocol/decode', () => {
 
         it('leaves the bytes that follow it for the next frames', () => {
           const follow = fromHex(FOLLOW_HEX)
-          expect(decodeChunks([concat([bytes, follow])]).frames).to.deep.equal([expected, ...FOLLOW_FRAMES])
+          expect(decodeChunks([concatBytes([bytes, follow])]).frames).to.deep.equal([expected, ...FOLLOW_FRAMES])
 
-          const partial = decodeChunks([concat([bytes, follow.subarray(0, 5)])])
+          const partial = decodeChunks([concatBytes([bytes, follow.subarray(0, 5)])])
           expect(partial.frames).to.deep.equal([expected])
           expect(partial.bufferedBytes).to.equal(5)
         })
 
         it(`is delivered exactly when byte ${vector.totalBytes} arrives`, () => {
-          const result = feedBytewise(concat([bytes, fromHex(FOLLOW_HEX)]))
+          const result = feedBytewise(concatBytes([bytes, fromHex(FOLLOW_HEX)]))
           expect(result.error).to.be.undefined()
           expect(result.frames).to.deep.equal([expected, ...FOLLOW_FRAMES])
           expect(result.deliveredAt).to.deep.equal([vector.totalBytes, vector.totalBytes + 12, vector.totalBytes + 25])
@@ -291,7 +291,7 @@ describe('protocol/decode', () => {
           it(`decides after byte ${expected.decideAfterBytes ?? '?'}`, () => {
             const decideAfter = expected.decideAfterBytes ?? -1
             expect(decideAfter).to.be.greaterThan(bytes.byteLength)
-            const padded = concat([bytes, new Uint8Array(decideAfter - bytes.byteLength)])
+            const padded = concatBytes([bytes, new Uint8Array(decideAfter - bytes.byteLength)])
             const result = feedBytewise(padded)
             expect(result.error).to.be.undefined()
             if (decideAfter > 8) {
@@ -350,7 +350,7 @@ describe('protocol/decode', () => {
 
       it(`${dir}: the recorded chunks decode to frames.${dir}.list`, () => {
         expect(chunks).to.have.lengthOf(trace.frames[dir].chunks)
-        expect(concat(chunks).byteLength).to.equal(trace.frames[dir].bytes)
+        expect(concatBytes(chunks).byteLength).to.equal(trace.frames[dir].bytes)
         const { frames, bufferedBytes } = decodeChunks(chunks)
         expect(frames).to.have.lengthOf(list.length)
         for (let i = 0; i < list.length; i++) {
@@ -406,10 +406,10 @@ describe('protocol/decode', () => {
       [encodeSyn(9, HEARTBEAT_STREAM_TYPE, MAX_UINT31), { type: FrameType.SYN, flags: Flag.PRIORITY | Flag.TYPE, streamId: 9, priority: MAX_UINT31, streamType: HEARTBEAT_STREAM_TYPE }],
       [fromHex('0000010100000005'), { type: FrameType.SYN, flags: Flag.FIN, streamId: 5 }],
       [encodeDataHeader(3, 0, false), { type: FrameType.DATA, flags: 0, streamId: 3, payloadLength: 0, payloadHex: '' }],
-      [concat([encodeDataHeader(3, 1, false), text('x')]), { type: FrameType.DATA, flags: 0, streamId: 3, payloadLength: 1, payloadHex: '78' }],
-      [concat([encodeDataHeader(5, MAX_PAYLOAD, false), seededBytes(MAX_PAYLOAD, 1)]), { type: FrameType.DATA, flags: 0, streamId: 5, payloadLength: MAX_PAYLOAD, payloadHex: toHex(seededBytes(MAX_PAYLOAD, 1)) }],
+      [dataFrame(3, text('x'), false), { type: FrameType.DATA, flags: 0, streamId: 3, payloadLength: 1, payloadHex: '78' }],
+      [dataFrame(5, seededBytes(MAX_PAYLOAD, 1), false), { type: FrameType.DATA, flags: 0, streamId: 5, payloadLength: MAX_PAYLOAD, payloadHex: toHex(seededBytes(MAX_PAYLOAD, 1)) }],
       [encodeWndinc(3, 1), { type: FrameType.WNDINC, flags: 0, streamId: 3, increment: 1 }],
-      [concat([encodeDataHeader(7, 1000, true), seededBytes(1000, 2)]), { type: FrameType.DATA, flags: Flag.FIN, streamId: 7, payloadLength: 1000, payloadHex: toHex(seededBytes(1000, 2)) }],
+      [dataFrame(7, seededBytes(1000, 2), true), { type: FrameType.DATA, flags: Flag.FIN, streamId: 7, payloadLength: 1000, payloadHex: toHex(seededBytes(1000, 2)) }],
       [encodeWndinc(MAX_UINT31, MAX_UINT31), { type: FrameType.WNDINC, flags: 0, streamId: MAX_UINT31, increment: MAX_UINT31 }],
       ...errorCodes.map((code): [Uint8Array, DecodedFrame] => [encodeRst(code + 1, code), { type: FrameType.RST, flags: 0, streamId: code + 1, errorCode: code }]),
       // Go's GOAWAY: length field 31, 8 body bytes
@@ -417,7 +417,7 @@ describe('protocol/decode', () => {
       // every reserved bit set, unused flag 0x80
       [fromHex('c00580e38000000368656c6c6f'), { type: FrameType.DATA, flags: 0x80, streamId: 3, payloadLength: 5, payloadHex: '68656c6c6f' }],
       [fromHex('0004ff0400000003ffffffff'), { type: FrameType.WNDINC, flags: 0, streamId: 3, increment: MAX_UINT31 }],
-      [concat([encodeDataHeader(9, 300, false), seededBytes(300, 3)]), { type: FrameType.DATA, flags: 0, streamId: 9, payloadLength: 300, payloadHex: toHex(seededBytes(300, 3)) }],
+      [dataFrame(9, seededBytes(300, 3), false), { type: FrameType.DATA, flags: 0, streamId: 9, payloadLength: 300, payloadHex: toHex(seededBytes(300, 3)) }],
       [encodeGoaway(9, ErrorCode.InternalError), { type: FrameType.GOAWAY, flags: 0, streamId: 0, lastStreamId: 9, errorCode: ErrorCode.InternalError }]
     ]
 
@@ -428,7 +428,7 @@ describe('protocol/decode', () => {
     ]
 
     it('the mix decodes to its frames', () => {
-      const { frames, bufferedBytes } = decodeChunks([concat(mix.map(([bytes]) => bytes))])
+      const { frames, bufferedBytes } = decodeChunks([concatBytes(mix.map(([bytes]) => bytes))])
       expect(frames).to.deep.equal(mix.map(([, frame]) => frame))
       expect(bufferedBytes).to.equal(0)
     })
@@ -438,7 +438,7 @@ describe('protocol/decode', () => {
     }
 
     it('hands out a contiguous payload as a view of the input, not a copy', () => {
-      const input = concat([encodeDataHeader(3, 5, false), text('hello')])
+      const input = dataFrame(3, text('hello'), false)
       const { recorder } = decodeChunks([input])
       const [payload] = recorder.payloads
       expect(payload).to.be.an.instanceOf(Uint8Array)
@@ -448,7 +448,7 @@ describe('protocol/decode', () => {
   })
 
   describe('FrameDecoder', () => {
-    const three = concat([encodeSyn(3), encodeWndinc(3, 7), encodeGoaway(3)])
+    const three = concatBytes([encodeSyn(3), encodeWndinc(3, 7), encodeGoaway(3)])
 
     it('decodes nothing from nothing', () => {
       const decoder = new FrameDecoder()

@@ -13,14 +13,11 @@ import {
   encodeWndinc,
   writeHeader
 } from '../../src/protocol/index.ts'
-import { concat, encodeFrame, expectedFrame, fromHex, loadVectors, toHex, vectorBytes, errorCodes } from './helpers.ts'
+import { dataFrame } from '../helpers/bytes.ts'
+import { encodeFrame, expectedFrame, fromHex, loadVectors, toHex, vectorBytes, errorCodes } from './helpers.ts'
 import type { EncoderReject, FrameVector } from './helpers.ts'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
-
-function data (streamId: number, payload: Uint8Array, fin: boolean): Uint8Array {
-  return concat([encodeDataHeader(streamId, payload.byteLength, fin), payload])
-}
 
 function isSynFin (vector: FrameVector): boolean {
   return vector.frame.type === FrameType.SYN && (vector.frame.flags & Flag.FIN) !== 0
@@ -35,8 +32,8 @@ describe('protocol/encode', () => {
       ['SYN id=7 type=0x2a', () => encodeSyn(7, 0x2a), '00040401000000070000002a'],
       ['SYN id=9 priority=0x10', () => encodeSyn(9, 0, 0x10), '000402010000000900000010'],
       ['SYN id=3 heartbeat (priority + type)', () => encodeSyn(3, HEARTBEAT_STREAM_TYPE, 0x7fffffff), '00080601000000037ffffffffffffeff'],
-      ['DATA id=3 "hello"', () => data(3, text('hello'), false), '000500030000000368656c6c6f'],
-      ['DATA id=3 "bye" + FIN', () => data(3, text('bye'), true), '0003010300000003627965'],
+      ['DATA id=3 "hello"', () => dataFrame(3, text('hello'), false), '000500030000000368656c6c6f'],
+      ['DATA id=3 "bye" + FIN', () => dataFrame(3, text('bye'), true), '0003010300000003627965'],
       ['DATA id=3 empty + FIN (Close/HalfClose)', () => encodeDataHeader(3, 0, true), '0000010300000003'],
       ['DATA id=3 16383 bytes (max), header only', () => encodeDataHeader(3, 16383, false), '3fff000300000003'],
       ['WNDINC id=3 +5', () => encodeWndinc(3, 5), '000400040000000300000005'],

@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { ErrorCode, Flag, FrameDecoder, FrameType, encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { ErrorCode, Flag, FrameDecoder, FrameType, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { concatBytes, dataFrame } from '../helpers/bytes.ts'
 import type { FrameHandler } from '../../src/protocol/index.ts'
 
 /** A payload generator: the bytes of `repeat` repeated and cut to `bytes` bytes */
@@ -123,20 +124,10 @@ export function generatePayload ({ repeat, bytes }: PayloadGenerator): Uint8Arra
   return out
 }
 
-export function concat (parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
-
 /** The full wire bytes of a frames.json vector */
 export function vectorBytes (vector: FrameVector): Uint8Array {
   const header = fromHex(vector.hex)
-  return vector.payload == null ? header : concat([header, generatePayload(vector.payload)])
+  return vector.payload == null ? header : concatBytes([header, generatePayload(vector.payload)])
 }
 
 /**
@@ -242,7 +233,7 @@ export class Recorder implements FrameHandler {
 
   /** All DATA bytes of one stream, concatenated */
   stream (streamId: number): Uint8Array {
-    return concat(this.streamBytes.get(streamId) ?? [])
+    return concatBytes(this.streamBytes.get(streamId) ?? [])
   }
 }
 
@@ -324,7 +315,7 @@ export function encodeFrame (frame: DecodedFrame): Uint8Array {
       return encodeSyn(frame.streamId, frame.streamType ?? 0, frame.priority ?? 0)
     case FrameType.DATA: {
       const payload = fromHex(frame.payloadHex ?? '')
-      return concat([encodeDataHeader(frame.streamId, payload.byteLength, (frame.flags & Flag.FIN) !== 0), payload])
+      return dataFrame(frame.streamId, payload, (frame.flags & Flag.FIN) !== 0)
     }
     case FrameType.RST:
       return encodeRst(frame.streamId, frame.errorCode as ErrorCode)
