@@ -6,7 +6,7 @@ import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } fr
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { write } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, creditFrom, dataFrame, expectGoaway, expectReleased, expectReleasedExceptHidden, isGoaway, sentOn, sleep, trackTimers, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, sendAllCredit, expectGoaway, expectReleased, expectReleasedExceptHidden, isGoaway, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -232,20 +232,8 @@ describe('hostile: budget, GOAWAY and connection rows (RELIABILITY.md §3.1)', f
   it('row 37: heartbeat echo flood from a peer that never reads its echoes → echoes stop at the heartbeat stream\'s window; the flood is held by flow control (no separate echo counter)', async () => {
     const peer = new RawPeer('client')
     peer.send(encodeSyn(2, HEARTBEAT_STREAM_TYPE, 0x7fffffff))
-    let sent = 0
     // pings as fast as the window we are granted allows, never a WNDINC for the echoes
-    for (let idle = 0; idle < 5;) {
-      const credit = creditFrom(peer, 2) - sent
-      if (credit > 0) {
-        const n = Math.min(credit, 16380)
-        peer.send(dataFrame(2, n))
-        sent += n
-        idle = 0
-      } else {
-        idle++
-      }
-      await sleep(1)
-    }
+    const sent = await sendAllCredit(peer, 2, 16380)
     const heartbeat = (peer.muxer as any).streamsById.get(2) as MuxadoStream
     expect(sentOn(peer, 2), 'echo bytes sent').to.equal(65536)
     expect(heartbeat.writeBufferLength, 'echo bytes queued').to.be.at.most(16380)

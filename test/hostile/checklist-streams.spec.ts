@@ -2,7 +2,7 @@ import { expect } from 'aegir/chai'
 import { DataAfterFinError, ErrorCode, FlowControlError, FrameType, ProtocolViolationError, StreamIdsExhaustedError, TooManyUselessFramesError } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, creditFrom, dataFrame, dataFrames, expectGoaway, expectReleased, header, isGoaway, sentOn, sleep, trackTimers, u32, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, dataFrames, sendAllCredit, expectGoaway, expectReleased, header, isGoaway, sentOn, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -373,21 +373,10 @@ describe('hostile: stream and flow-control rows (RELIABILITY.md §3.1)', functio
     await until(() => accepted.has(3), 'stream 3')
     const stream = accepted.get(3) as MuxadoStream
     const received = reader(stream)
-    let sent = 0
-    // a peer that sends everything it is allowed, as fast as it can
-    for (let idle = 0; idle < 5;) {
-      const credit = creditFrom(peer, 3) - sent
-      if (credit > 0) {
-        const n = Math.min(credit, 16383)
-        peer.send(dataFrame(3, n))
-        sent += n
-        idle = 0
-      } else {
-        idle++
-      }
-      if (sent >= 200_000 && stream.readStatus !== 'paused') { stream.pause() }
-      await sleep(1)
-    }
+    // a peer that sends everything it is allowed, as fast as it can; the app pauses after 200 kB
+    const sent = await sendAllCredit(peer, 3, 16383, (sentSoFar) => {
+      if (sentSoFar >= 200_000 && stream.readStatus !== 'paused') { stream.pause() }
+    })
     expect(stream.readStatus).to.equal('paused')
     expect(peer.framesOf(FrameType.RST)).to.deep.equal([])
     expect(received() + stream.readBufferLength).to.equal(sent)

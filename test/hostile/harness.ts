@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { FrameType } from '../../src/protocol/index.ts'
+import { dataFrame } from '../helpers/bytes.ts'
 import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
 
@@ -246,8 +247,31 @@ export function sentOn (peer: RawPeer, streamId: number): number {
 }
 
 /** What the muxer allows the peer to send on a stream: the initial window plus every WNDINC it sent */
-export function creditFrom (peer: RawPeer, streamId: number): number {
+function creditFrom (peer: RawPeer, streamId: number): number {
   return 65536 + peer.framesOf(FrameType.WNDINC, streamId).reduce((sum, f) => sum + (f.increment ?? 0), 0)
+}
+
+/**
+ * A peer that sends DATA on `streamId` as fast as the window it is granted allows, in frames of
+ * at most `frameSize` bytes, until no new credit has come for 5 ms. `eachTick` runs once a
+ * millisecond with the bytes sent so far. Returns the bytes sent.
+ */
+export async function sendAllCredit (peer: RawPeer, streamId: number, frameSize: number, eachTick?: (sent: number) => void): Promise<number> {
+  let sent = 0
+  for (let idle = 0; idle < 5;) {
+    const credit = creditFrom(peer, streamId) - sent
+    if (credit > 0) {
+      const n = Math.min(credit, frameSize)
+      peer.send(dataFrame(streamId, n))
+      sent += n
+      idle = 0
+    } else {
+      idle++
+    }
+    eachTick?.(sent)
+    await sleep(1)
+  }
+  return sent
 }
 
 /** The session ends with exactly one GOAWAY carrying `code`, and nothing follows it */

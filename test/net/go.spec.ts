@@ -12,6 +12,7 @@ import { buildGoPeer, goDial, goListen, killAllGoPeers } from '../interop/go-pee
 import { pattern } from '../interop/streams.ts'
 import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed, within } from './helpers.ts'
 import type { MuxadoDuplex, Session } from '../../src/net/index.ts'
+import type { GoPeer } from '../interop/go-peer.ts'
 
 const SKIP_GO = process.env.MUXADO_SKIP_GO === '1'
 
@@ -35,6 +36,24 @@ async function echo (stream: MuxadoDuplex): Promise<{ id: number, streamType: nu
   }
   stream.end()
   return { id: stream.id, streamType: stream.streamType, bytes }
+}
+
+/**
+ * The Go peer opened `count` typed streams of 100 KB: TS echoes them, Go checks every echo and
+ * closes the session when done (GOAWAY NoError, then TCP close)
+ */
+async function expectGoStreamsEchoed (peer: GoPeer, session: Session, expected: { count: number, streamType: number, goIds: 'odd' | 'even' }): Promise<void> {
+  const echoed = echoAndRecord(session)
+  const done = await peer.waitFor('streams-done', 20_000)
+  expect(done).to.include({ ok: true, okCount: expected.count, count: expected.count })
+  await peer.expectSuccess()
+  expect(await within(sessionClosed(session), 5000, 'the session end')).to.equal(undefined)
+  const results = await echoed
+  expect(results).to.have.lengthOf(expected.count)
+  for (const result of results) {
+    expect(result).to.include({ streamType: expected.streamType, bytes: 100_000 })
+    expect(result.id % 2, `Go stream ids are ${expected.goIds}`).to.equal(expected.goIds === 'odd' ? 1 : 0)
+  }
 }
 
 describe('libp2p-muxado/net with Go muxado v1', function () {
@@ -82,18 +101,7 @@ describe('libp2p-muxado/net with Go muxado v1', function () {
     this.timeout(30_000)
     const { peer, port } = await goListen(['-streams', '4', '-bytes', '100000', '-type', '42'], { timeoutMs: 25_000 })
     const session = await dialTracked({ port })
-    const echoed = echoAndRecord(session)
-    const done = await peer.waitFor('streams-done', 20_000)
-    expect(done).to.include({ ok: true, okCount: 4, count: 4 })
-    await peer.expectSuccess()
-    // Go closes the session when its work is done (GOAWAY NoError, then TCP close)
-    expect(await within(sessionClosed(session), 5000, 'the session end')).to.equal(undefined)
-    const results = await echoed
-    expect(results).to.have.lengthOf(4)
-    for (const result of results) {
-      expect(result).to.include({ streamType: 42, bytes: 100_000 })
-      expect(result.id % 2, 'Go server ids are even').to.equal(0)
-    }
+    await expectGoStreamsEchoed(peer, session, { count: 4, streamType: 42, goIds: 'even' })
   })
 
   it('Go Dial → TS listen(): Go opens 8 typed streams × 100 KB, TS echoes', async function () {
@@ -102,17 +110,7 @@ describe('libp2p-muxado/net with Go muxado v1', function () {
     const peer = goDial(server.address().port, ['-streams', '8', '-bytes', '100000', '-type', '7'], { timeoutMs: 25_000 })
     const session = await server.accept()
     expect(session.role).to.equal('server')
-    const echoed = echoAndRecord(session)
-    const done = await peer.waitFor('streams-done', 20_000)
-    expect(done).to.include({ ok: true, okCount: 8, count: 8 })
-    await peer.expectSuccess()
-    expect(await within(sessionClosed(session), 5000, 'the session end')).to.equal(undefined)
-    const results = await echoed
-    expect(results).to.have.lengthOf(8)
-    for (const result of results) {
-      expect(result).to.include({ streamType: 7, bytes: 100_000 })
-      expect(result.id % 2, 'Go client ids are odd').to.equal(1)
-    }
+    await expectGoStreamsEchoed(peer, session, { count: 8, streamType: 7, goIds: 'odd' })
   })
 
   it('Go Dial → TS listen(): TS opens streams on the accepted session, Go echoes', async function () {
