@@ -275,22 +275,6 @@ describe('muxer', () => {
       await peer.settle()
       expect(peer.framesOf(FrameType.RST)).to.deep.equal([])
     })
-
-    it('refuses SYNs that arrive while the session is closing with RST RefusedStream', async () => {
-      const peer = new RawPeer('server')
-      const stream = await peer.muxer.createStream()
-      // more than the window: close() has to wait for the peer's WNDINC
-      stream.send(new Uint8Array(70000))
-      const closing = peer.muxer.close()
-      expect(peer.muxer.status).to.equal('closing')
-      peer.send(encodeSyn(3))
-      const rst = await peer.waitForFrame(f => f.type === FrameType.RST)
-      expect(rst).to.include({ streamId: 3, errorCode: ErrorCode.RefusedStream })
-      expect(peer.muxer.streams).to.deep.equal([stream])
-      peer.send(encodeWndinc(stream.streamId, 65536))
-      await closing
-      expect(peer.frames.filter(isGoaway)).to.have.length(1)
-    })
   })
 
   describe('connection loss', () => {

@@ -95,6 +95,7 @@ describe('hostile: budget, GOAWAY and connection rows (RELIABILITY.md §3.1)', f
     await closing
     const goaway = await peer.waitForFrame(isGoaway)
     expect(goaway).to.include({ errorCode: ErrorCode.NoError, lastStreamId: 3 })
+    expect(peer.frames.filter(isGoaway)).to.have.length(1)
     await expectReleased(peer.muxer, timers)
   })
 
