@@ -131,10 +131,8 @@ describe('hostile: a legal Go-like peer never trips a defence (default options)'
       send(plan.goOpens.flatMap(([bytes, readSize], i) => go.open(3 + 2 * i, bytes, readSize)))
       const ours = plan.weOpen.map(async ([bytes]) => writeAndReadBack(await raw.muxer.createStream(), bytes))
       const done = Promise.all([Promise.all(ours), until(() => echoed.length === plan.goOpens.length, 'every Go stream').then(async () => Promise.all(echoed))])
-      let finished = false
-      void done.then(() => { finished = true }, () => { finished = true })
-      while (!finished && raw.muxer.status === 'open') {
-        await sleep(1)
+      const over = done.then(() => true, () => true)
+      while (raw.muxer.status === 'open' && !(await Promise.race([over, sleep(1).then(() => false)]))) {
         send(go.answer())
       }
 
