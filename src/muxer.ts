@@ -8,6 +8,7 @@ import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTB
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { MuxadoStream } from './stream.ts'
+import { profileTransport } from './transport.ts'
 import { ConnectionWriter } from './writer.ts'
 import type { MuxadoConfig } from './config.ts'
 import type { FrameHandler } from './protocol/decode.ts'
@@ -87,7 +88,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.lateFrames = new LateFrames(2 * (config.maxInboundStreams + config.maxOutboundStreams))
     this.writer = new ConnectionWriter({
       send: (data) => this.send(data),
-      gather: gatherWrites === true,
+      transport: profileTransport(maConn, gatherWrites === true),
       onStall: () => { this.abort(new WriteTimeoutError(`The connection accepted no data for ${config.writeTimeout} ms`)) },
       writeTimeout: config.writeTimeout,
       log: this.log

@@ -1,9 +1,13 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
+import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
 
 /** Frames queued in one event-loop turn are sent together, up to this many bytes */
 const MAX_BATCH_BYTES = 256 * 1024
+
+/** A batch closes once it reaches MAX_BATCH_BYTES, so it is at most that plus one frame */
+const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024
 
 const SLAB_SIZE = 1024 * 1024
 // never zero-filled: every byte handed out is written first
@@ -11,7 +15,7 @@ let slab = allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
 
 /** A region for one batch: cut from a shared slab that is never reused, only replaced */
-function takeSlab (length: number): Uint8Array {
+function takeFreshMemory (length: number): Uint8Array {
   if (length > SLAB_SIZE / 2) {
     return allocUnsafe(length)
   }
@@ -27,11 +31,8 @@ function takeSlab (length: number): Uint8Array {
 export interface ConnectionWriterInit {
   /** hand bytes to the connection; false when it wants no more for now */
   send(data: Uint8Array | Uint8ArrayList): boolean
-  /**
-   * The connection writes all buffers of a `Uint8ArrayList` with one system call (a socket's
-   * `writev`): hand it the batch's views instead of copying them into one buffer
-   */
-  gather: boolean
+  /** how batches go to this connection: as views, or copied, and when a copy's buffer is free again */
+  transport: TransportProfile
   /** the connection accepted nothing for `writeTimeout` ms: the peer stopped reading */
   onStall(): void
   writeTimeout: number
@@ -44,8 +45,10 @@ export interface ConnectionWriterInit {
  * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. libp2p's connections
  * write every buffer of a list separately (Noise keeps the pieces in its ciphertext, so the
  * socket below still writes each), so for them the batch is copied into one buffer, which costs
- * less than a write per piece; a connection that gathers (`gather`) gets the pieces as they are. Past 256 KiB the batch goes
- * out at once, so the connection's backpressure reaches the streams within the turn.
+ * less than a write per piece; a connection that gathers gets the pieces as they are (see
+ * `TransportProfile`). The copy goes into one reused scratch buffer while the connection proves
+ * it is done with each batch, else into fresh memory. Past 256 KiB the batch goes out at once, so
+ * the connection's backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -54,6 +57,10 @@ export class ConnectionWriter {
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
+  /** where batches are copied while the connection is done with each one after `send()` */
+  private scratch?: Uint8Array
+  /** the batch being sent is in `scratch` */
+  private sentScratch = false
 
   constructor (init: ConnectionWriterInit) {
     this.init = init
@@ -83,6 +90,8 @@ export class ConnectionWriter {
     } catch (err: any) {
       // the connection's write end closed under us: the session is ending and nobody will read these
       this.init.log('dropping %d bytes - %e', data.byteLength, err)
+    } finally {
+      this.releaseScratch()
     }
   }
 
@@ -132,15 +141,32 @@ export class ConnectionWriter {
     if (views.length === 1) {
       return views[0]
     }
-    if (this.init.gather) {
+    if (this.init.transport.gathers) {
       return new Uint8ArrayList(...views)
     }
-    const out = takeSlab(length)
+    const out = this.copyTarget(length)
     let offset = 0
     for (const view of views) {
       out.set(view, offset)
       offset += view.byteLength
     }
     return out
+  }
+
+  /** After `send()`: a connection that still holds the batch keeps its buffer; the next batch gets another */
+  private releaseScratch (): void {
+    if (!this.sentScratch) { return }
+    this.sentScratch = false
+    if (this.init.transport.finishedWithSent?.() !== true) { this.scratch = undefined }
+  }
+
+  private copyTarget (length: number): Uint8Array {
+    // a batch made while the last one is still being sent (from inside send()) cannot share it
+    if (this.init.transport.finishedWithSent == null || length > SCRATCH_SIZE || this.sentScratch) {
+      return takeFreshMemory(length)
+    }
+    this.scratch ??= allocUnsafe(SCRATCH_SIZE)
+    this.sentScratch = true
+    return this.scratch.subarray(0, length)
   }
 }
