@@ -30,13 +30,12 @@ export const GO_PEER_BINARY = path.join(INTEROP_DIR, 'go-peer', 'muxado-peer')
 export const GO_LIBP2P_PEER_BINARY = path.join(INTEROP_DIR, 'go-libp2p-peer', 'libp2p-peer')
 
 /** Run build-go-peer.sh (it builds both peers). Throws with the script's output if the build fails. */
-export function buildGoPeer (): string {
+function buildGoPeers (): void {
   const result = spawnSync('bash', [BUILD_SCRIPT], { encoding: 'utf8', timeout: 180_000 })
   if (result.error != null || result.status !== 0 || !fs.existsSync(GO_PEER_BINARY) || !fs.existsSync(GO_LIBP2P_PEER_BINARY)) {
     const why = result.error?.message ?? `exit status ${result.status ?? result.signal}`
-    throw new Error(`building the Go interop peer failed (${why}):\n${result.stderr ?? ''}${result.stdout ?? ''}`)
+    throw new Error(`building the Go interop peers failed (${why}):\n${result.stderr ?? ''}${result.stdout ?? ''}`)
   }
-  return GO_PEER_BINARY
 }
 
 /**
@@ -46,12 +45,13 @@ export function buildGoPeer (): string {
 export function buildGoPeersOrSkip (context: Mocha.Context, suite: string): void {
   context.timeout(200_000)
   try {
-    buildGoPeer()
+    buildGoPeers()
   } catch (err: any) {
     if (process.env.MUXADO_SKIP_GO !== '1') { throw err }
     const bar = '!'.repeat(78)
+    const why = String(err.message).split('\n').filter(line => line.trim() !== '').map(line => `!!   ${line}`).join('\n')
     // eslint-disable-next-line no-console
-    console.warn(`\n${bar}\n!! MUXADO_SKIP_GO=1 and the Go peers could not be built: SKIPPING ${suite}.\n!! ${String(err.message).split('\n')[0]}\n${bar}\n`)
+    console.warn(`\n${bar}\n!! MUXADO_SKIP_GO=1 and the Go peers could not be built: SKIPPING ${suite}.\n!! Nothing was checked against Go.\n${why}\n${bar}\n`)
     context.skip()
   }
 }

@@ -16,7 +16,7 @@ import { pEvent } from 'p-event'
 import { HeartbeatTimeoutError, RemoteGoAwayError } from '../../src/index.ts'
 import { FrameDecoder, FrameType, HEARTBEAT_STREAM_TYPE, encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
 import { decodeFrames, formatFrames, toHex } from './frames.ts'
-import { buildGoPeer, goDial, goListen, killAllGoPeers } from './go-peer.ts'
+import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from './go-peer.ts'
 import { EchoServer, PatternChecker, failures, openAndCheck, openAndCheckMany, pattern, patternChunk, readAll, readPattern, write, writePattern } from './streams.ts'
 import { cleanupTcp, dialMuxer, listenMuxer, listenRaw, recordingProxy } from './tcp.ts'
 import type { GoPeer } from './go-peer.ts'
@@ -134,23 +134,9 @@ async function until (condition: () => boolean, timeoutMs: number, what: string)
   }
 }
 
-const SKIP_GO = process.env.MUXADO_SKIP_GO === '1'
-
 describe('interop with Go muxado v1', function () {
   before(function () {
-    this.timeout(200_000)
-    try {
-      buildGoPeer()
-    } catch (err: any) {
-      if (SKIP_GO) {
-        const bar = '!'.repeat(78)
-        const why = String(err.message).split('\n').filter(line => line.trim() !== '').map(line => `!!   ${line}`).join('\n')
-        // eslint-disable-next-line no-console
-        console.warn(`\n${bar}\n!! MUXADO_SKIP_GO=1 and the Go interop peer could not be built: SKIPPING every\n!! Go interop scenario. Nothing was checked against Go muxado.\n${why}\n${bar}\n`)
-        this.skip()
-      }
-      throw err
-    }
+    buildGoPeersOrSkip(this, 'every Go muxado interop scenario')
   })
 
   afterEach(async () => {
