@@ -75,34 +75,26 @@ func (p *peer) identify(result ev) error {
 	if err != nil {
 		return err
 	}
-	fields, err := parseProto(msg)
+	m, err := parseProto(msg)
 	if err != nil {
 		return err
 	}
-	protocols, listenAddrs := []string{}, []string{}
-	for _, f := range fields {
-		switch f.num {
-		case 1:
-			result["publicKeyPeerId"] = peerIDOf(f.bytes)
-		case 2, 4:
-			addr, err := multiaddrString(f.bytes)
-			if err != nil {
-				return err
-			}
-			if f.num == 2 {
-				listenAddrs = append(listenAddrs, addr)
-			} else {
-				result["observedAddr"] = addr
-			}
-		case 3:
-			protocols = append(protocols, string(f.bytes))
-		case 5:
-			result["protocolVersion"] = string(f.bytes)
-		case 6:
-			result["agentVersion"] = string(f.bytes)
+	listenAddrs := []string{}
+	for _, f := range m[2] {
+		addr, err := multiaddrString(f.bytes)
+		if err != nil {
+			return err
 		}
+		listenAddrs = append(listenAddrs, addr)
 	}
-	result["protocols"], result["listenAddrs"] = protocols, listenAddrs
+	observed, err := multiaddrString(m.bytes(4))
+	if err != nil {
+		return err
+	}
+	result["publicKeyPeerId"] = peerIDOf(m.bytes(1))
+	result["listenAddrs"], result["observedAddr"] = listenAddrs, observed
+	result["protocols"] = m.strings(3)
+	result["protocolVersion"], result["agentVersion"] = string(m.bytes(5)), string(m.bytes(6))
 	return nil
 }
 

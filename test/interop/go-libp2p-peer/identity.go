@@ -34,20 +34,11 @@ func encodePublicKey(pub ed25519.PublicKey) []byte {
 
 // decodePublicKey accepts ed25519 keys only: every js-libp2p node here uses them.
 func decodePublicKey(b []byte) (ed25519.PublicKey, error) {
-	fields, err := parseProto(b)
+	m, err := parseProto(b)
 	if err != nil {
 		return nil, err
 	}
-	var keyType uint64
-	var data []byte
-	for _, f := range fields {
-		switch f.num {
-		case 1:
-			keyType = f.varint
-		case 2:
-			data = f.bytes
-		}
-	}
+	keyType, data := m.varint(1), m.bytes(2)
 	if keyType != keyTypeEd25519 || len(data) != ed25519.PublicKeySize {
 		return nil, errors.New("identity key is not an ed25519 key")
 	}

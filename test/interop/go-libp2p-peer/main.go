@@ -17,13 +17,10 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"log"
 	"net"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/inconshreveable/muxado"
@@ -39,33 +36,6 @@ var (
 	flagAgent   = flag.String("agent", "libp2p-muxado-interop-go-peer/1.0 (minimal peer on Go muxado, not go-libp2p)", "identify agentVersion")
 	flagTimeout = flag.Duration("timeout", 60*time.Second, "whole-process watchdog")
 )
-
-var (
-	outMu sync.Mutex
-	start = time.Now()
-)
-
-type ev map[string]interface{}
-
-// emit writes one JSON line with a single write, so nothing waits in a buffer.
-func emit(e ev) {
-	e["ms"] = time.Since(start).Milliseconds()
-	b, err := json.Marshal(e)
-	if err != nil {
-		log.Printf("json: %v", err)
-		return
-	}
-	outMu.Lock()
-	os.Stdout.Write(append(b, '\n'))
-	outMu.Unlock()
-}
-
-func errStr(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
 
 func exit(code int, reason string) {
 	emit(ev{"event": "exit", "code": code, "reason": reason})

@@ -49,30 +49,15 @@ func encodePayload(id identity, staticKey []byte, muxers []string) []byte {
 }
 
 func decodePayload(b, remoteStatic []byte) (remotePayload, error) {
-	fields, err := parseProto(b)
+	m, err := parseProto(b)
 	if err != nil {
 		return remotePayload{}, err
 	}
-	var key, sig []byte
-	var muxers []string
-	for _, f := range fields {
-		switch f.num {
-		case 1:
-			key = f.bytes
-		case 2:
-			sig = f.bytes
-		case 4:
-			ext, err := parseProto(f.bytes)
-			if err != nil {
-				return remotePayload{}, err
-			}
-			for _, e := range ext {
-				if e.num == 2 {
-					muxers = append(muxers, string(e.bytes))
-				}
-			}
-		}
+	ext, err := parseProto(m.bytes(4))
+	if err != nil {
+		return remotePayload{}, err
 	}
+	key, sig, muxers := m.bytes(1), m.bytes(2), ext.strings(2)
 	pub, err := decodePublicKey(key)
 	if err != nil {
 		return remotePayload{}, err

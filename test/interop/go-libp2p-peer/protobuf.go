@@ -34,21 +34,46 @@ func appendVarintField(b []byte, field int, v uint64) []byte {
 }
 
 type pbField struct {
-	num    int
 	varint uint64
 	bytes  []byte // length-delimited fields only
 }
 
-// parseProto splits a message into its fields, in wire order. Fixed-width fields are skipped.
-func parseProto(b []byte) ([]pbField, error) {
-	var fields []pbField
+// pbMessage holds a message's fields by number, repeated ones in wire order.
+type pbMessage map[int][]pbField
+
+// bytes is the last occurrence of a length-delimited field (protobuf: the last one wins).
+func (m pbMessage) bytes(num int) []byte {
+	if f := m[num]; len(f) > 0 {
+		return f[len(f)-1].bytes
+	}
+	return nil
+}
+
+func (m pbMessage) varint(num int) uint64 {
+	if f := m[num]; len(f) > 0 {
+		return f[len(f)-1].varint
+	}
+	return 0
+}
+
+func (m pbMessage) strings(num int) []string {
+	out := []string{}
+	for _, f := range m[num] {
+		out = append(out, string(f.bytes))
+	}
+	return out
+}
+
+// parseProto reads a message's fields. Fixed-width fields are skipped.
+func parseProto(b []byte) (pbMessage, error) {
+	m := pbMessage{}
 	for len(b) > 0 {
 		tag, n := binary.Uvarint(b)
 		if n <= 0 {
 			return nil, errors.New("protobuf: bad tag")
 		}
 		b = b[n:]
-		f := pbField{num: int(tag >> 3)}
+		var f pbField
 		switch tag & 7 {
 		case wireVarint:
 			v, n := binary.Uvarint(b)
@@ -75,7 +100,8 @@ func parseProto(b []byte) ([]pbField, error) {
 		default:
 			return nil, fmt.Errorf("protobuf: wire type %d", tag&7)
 		}
-		fields = append(fields, f)
+		num := int(tag >> 3)
+		m[num] = append(m[num], f)
 	}
-	return fields, nil
+	return m, nil
 }
