@@ -30,6 +30,8 @@ export class GoLibp2pPeer extends GoPeer {
 
   constructor (args: string[], negotiation: Negotiation, options: GoPeerOptions = {}) {
     super([...args, `-early=${negotiation === 'early'}`, '-agent', GO_AGENT], { ...options, binary: GO_LIBP2P_PEER_BINARY })
+    // a command written after the process died fails with EPIPE; waitFor reports the exit instead
+    this.child.stdin?.on('error', () => {})
   }
 
   /** Run a command and resolve with its result event; reject unless it succeeded */

@@ -17,7 +17,7 @@ import { ECHO, STREAM_LIMITS, createServiceNode, echo, pattern, readAll, sha256,
 import { GO_AGENT, GO_PROTOCOLS, goLibp2pDial, goLibp2pListen } from './go-libp2p-peer.ts'
 import { buildGoPeersOrSkip } from './go-peer.ts'
 import type { GoLibp2pPeer, Negotiation } from './go-libp2p-peer.ts'
-import type { GoEvent } from './go-peer.ts'
+import type { GoEvent, GoPeerOptions } from './go-peer.ts'
 import type { MuxerEntry, ServiceNode } from '../e2e/helpers.ts'
 import type { Connection, IdentifyResult, Stream, StreamCloseEvent } from '@libp2p/interface'
 
@@ -62,25 +62,30 @@ interface Pair {
   identified: Promise<IdentifyResult>
 }
 
-async function connectPair (muxers: MuxerEntry[], negotiation: Negotiation, jsDials: boolean): Promise<Pair> {
+async function connectPair (muxers: MuxerEntry[], negotiation: Negotiation, jsDials: boolean, options: GoPeerOptions = {}): Promise<Pair> {
   const node = await createServiceNode({ muxers })
-  await node.handle(GO_PROTOCOLS.sha256, sha256Handler, STREAM_LIMITS)
-  await node.handle(JS_ABORT, (stream) => {
-    stream.addEventListener('message', () => { stream.abort(new Error('reset by the JS test')) }, { once: true })
-  })
-  const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(node, 'peer:identify', { timeout: 10_000 })
-    .then(evt => evt.detail)
-  identified.catch(() => {}) // awaited by the identify test; this only keeps a failure from going unhandled
-  if (jsDials) {
-    const { peer: go, address } = await goLibp2pListen(negotiation)
-    const conn = await node.dial(address)
+  try {
+    await node.handle(GO_PROTOCOLS.sha256, sha256Handler, STREAM_LIMITS)
+    await node.handle(JS_ABORT, (stream) => {
+      stream.addEventListener('message', () => { stream.abort(new Error('reset by the JS test')) }, { once: true })
+    })
+    const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(node, 'peer:identify', { timeout: 10_000 })
+      .then(evt => evt.detail)
+    identified.catch(() => {}) // awaited by the identify test; this only keeps a failure from going unhandled
+    if (jsDials) {
+      const { peer: go, address } = await goLibp2pListen(negotiation, options)
+      const conn = await node.dial(address)
+      const connected = await go.waitFor('connected')
+      return { node, go, conn, connected, goListenAddrs: [address.decapsulateCode(421).toString()], identified }
+    }
+    const opened = pEvent<'connection:open', CustomEvent<Connection>>(node, 'connection:open', { timeout: 10_000 })
+    const go = goLibp2pDial(node.getMultiaddrs()[0], negotiation, options)
     const connected = await go.waitFor('connected')
-    return { node, go, conn, connected, goListenAddrs: [address.decapsulateCode(421).toString()], identified }
+    return { node, go, conn: (await opened).detail, connected, goListenAddrs: [], identified }
+  } catch (err) {
+    await stopAll([node]) // the Go peer, if any, is killed by its own timeout
+    throw err
   }
-  const opened = pEvent<'connection:open', CustomEvent<Connection>>(node, 'connection:open', { timeout: 10_000 })
-  const go = goLibp2pDial(node.getMultiaddrs()[0], negotiation)
-  const connected = await go.waitFor('connected')
-  return { node, go, conn: (await opened).detail, connected, goListenAddrs: [], identified }
 }
 
 /** Every stream of `streams` keeps writing and reading until it closes; resolves once each has had an echo */
@@ -108,7 +113,8 @@ describe('interop: js-libp2p 3 with this project\'s minimal Go libp2p peer (Go m
 
   before(async function () {
     buildGoPeersOrSkip(this, 'the Go libp2p peer interop')
-    idle = await connectPair([muxado(), yamux()], 'early', true)
+    // the Go peer's watchdog must outlast the whole matrix
+    idle = await connectPair([muxado(), yamux()], 'early', true, { timeoutMs: 300_000 })
     idleSince = Date.now()
   })
 
@@ -217,11 +223,13 @@ describe('interop: js-libp2p 3 with this project\'s minimal Go libp2p peer (Go m
           })
 
           it('Go Close() while JS still sends (Go muxado cannot reset a stream): FIN, then RST StreamClosed, which ends the JS stream', async function () {
-            const stream = await pair.node.dialProtocol(pair.conn.remotePeer, GO_PROTOCOLS.closeEarly)
+            const { node, go, conn } = pair
+            const stream = await node.dialProtocol(conn.remotePeer, GO_PROTOCOLS.closeEarly)
             const closed = pEvent<'close', StreamCloseEvent>(stream, 'close', { timeout: 5000 })
             const finished = pEvent(stream, 'remoteCloseWrite', { timeout: 5000 })
             stream.send(new Uint8Array(1))
             await finished
+            await go.waitFor(e => e.event === 'stream-end' && e.protocol === GO_PROTOCOLS.closeEarly) // Close() returned
             stream.send(new Uint8Array(100)) // Go has forgotten the stream: it answers RST StreamClosed
             // after the peer's FIN, RST StreamClosed is Go's normal close (PROTOCOL.md §2.4)
             expect((await closed).error).to.equal(undefined)
