@@ -48,42 +48,46 @@ async function identified (node: ServiceNode | V2Node): Promise<{ agentVersion?:
   return { agentVersion: result.agentVersion, protocols: result.protocols, listenAddrs: result.listenAddrs.map(String) }
 }
 
-describe('interop: js-libp2p 2.x (yamux only) with js-libp2p 3 offering [muxado(), yamux()]', function () {
-  let v3: ServiceNode | undefined
-  let v2: V2Node | undefined
+/** Connect a v3 node with [muxado(), yamux()] and a v2 node with yamux, check the connection, stop both */
+async function checkFallback (v3Dials: boolean): Promise<void> {
+  const node3 = await createServiceNode({ muxers: [muxado(), yamux()] })
+  const node2 = await createV2Node()
+  try {
+    const v3Learns = identified(node3)
+    const v2Learns = identified(node2)
+    if (v3Dials) {
+      await node3.dial(multiaddr(node2.getMultiaddrs()[0].toString()))
+    } else {
+      await node2.dial(multiaddrV2(node3.getMultiaddrs()[0].toString()))
+    }
+    const [of2, of3] = await Promise.all([v3Learns, v2Learns])
 
-  afterEach(async function () {
-    await stopAll([v3])
-    await v2?.stop()
+    const [conn3] = node3.getConnections()
+    const [conn2] = node2.getConnections()
+    expect(conn3.multiplexer).to.equal(YAMUX)
+    expect(conn2.multiplexer).to.equal(YAMUX)
+
+    expect(of2.agentVersion).to.match(/^js-libp2p\/2\./)
+    expect(of2.protocols).to.include.members(['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0'])
+    expect(of2.listenAddrs).to.deep.equal(node2.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString()))
+    expect(of3.agentVersion).to.match(/^js-libp2p\/3\./)
+    expect(of3.protocols).to.include.members([ECHO, '/ipfs/id/1.0.0', '/ipfs/ping/1.0.0'])
+    expect(of3.listenAddrs).to.deep.equal(node3.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString()))
+
+    expect(await node3.services.ping.ping(conn3.remotePeer)).to.be.a('number')
+    expect(await node2.services.ping.ping(conn2.remotePeer)).to.be.a('number')
+  } finally {
+    await stopAll([node3])
+    await node2.stop()
+  }
+}
+
+describe('interop: js-libp2p 2.x (yamux only) with js-libp2p 3 offering [muxado(), yamux()]', function () {
+  it('v3 dials v2: both fall back to yamux, identify and ping work both ways', async function () {
+    await checkFallback(true)
   })
 
-  for (const v3Dials of [true, false]) {
-    it(`${v3Dials ? 'v3 dials v2' : 'v2 dials v3'}: both fall back to yamux, identify and ping work both ways`, async function () {
-      const node3 = v3 = await createServiceNode({ muxers: [muxado(), yamux()] })
-      const node2 = v2 = await createV2Node()
-      const v3Learns = identified(node3)
-      const v2Learns = identified(node2)
-      if (v3Dials) {
-        await node3.dial(multiaddr(node2.getMultiaddrs()[0].toString()))
-      } else {
-        await node2.dial(multiaddrV2(node3.getMultiaddrs()[0].toString()))
-      }
-      const [of2, of3] = await Promise.all([v3Learns, v2Learns])
-
-      const [conn3] = node3.getConnections()
-      const [conn2] = node2.getConnections()
-      expect(conn3.multiplexer).to.equal(YAMUX)
-      expect(conn2.multiplexer).to.equal(YAMUX)
-
-      expect(of2.agentVersion).to.match(/^js-libp2p\/2\./)
-      expect(of2.protocols).to.include.members(['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0'])
-      expect(of2.listenAddrs).to.deep.equal(node2.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString()))
-      expect(of3.agentVersion).to.match(/^js-libp2p\/3\./)
-      expect(of3.protocols).to.include.members([ECHO, '/ipfs/id/1.0.0', '/ipfs/ping/1.0.0'])
-      expect(of3.listenAddrs).to.deep.equal(node3.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString()))
-
-      expect(await node3.services.ping.ping(conn3.remotePeer)).to.be.a('number')
-      expect(await node2.services.ping.ping(conn2.remotePeer)).to.be.a('number')
-    })
-  }
+  it('v2 dials v3: both fall back to yamux, identify and ping work both ways', async function () {
+    await checkFallback(false)
+  })
 })
