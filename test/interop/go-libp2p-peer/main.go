@@ -12,7 +12,8 @@
 //
 // It serves one connection and exits when it ends. Commands arrive as JSON lines on stdin
 // (commands.go); events leave as JSON lines on stdout, each with "event" and "ms".
-// Exit status: 0 the connection ran and ended, 2 setup failed (flags, dial, handshake).
+// Exit status: 0 the connection ran and ended, 1 the -timeout watchdog fired, 2 setup failed
+// (flags, dial, handshake).
 package main
 
 import (
