@@ -3,6 +3,7 @@ import { AbstractStreamMuxer } from '@libp2p/utils'
 import { Budget } from './budget.ts'
 import { ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError, goawayCode } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
+import { LateFrames } from './late-frames.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
@@ -62,8 +63,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private answeringHeartbeats = false
   private readonly uselessFrames: Budget
   private readonly streamResets: Budget
-  /** closed ids already answered with RST StreamClosed, so a DATA flood gets one RST each */
-  private readonly refusedClosedIds = new Set<number>()
+  private readonly lateFrames: LateFrames
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: MuxadoMuxerInit = {}) {
     const { gatherWrites, ...muxerOptions } = init
@@ -83,6 +83,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     }
     this.uselessFrames = new Budget(config.maxUselessFrames, config.maxUselessFrames / 10)
     this.streamResets = new Budget(config.maxStreamResets, config.maxStreamResetsPerSecond)
+    // every stream both sides may have open, closing at once, twice over
+    this.lateFrames = new LateFrames(2 * (config.maxInboundStreams + config.maxOutboundStreams))
     this.writer = new ConnectionWriter({
       send: (data) => this.send(data),
       gather: gatherWrites === true,
@@ -287,37 +289,39 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private onDataFrame (streamId: number, flags: number, payload: Uint8Array | Uint8ArrayList): void {
     const fin = (flags & Flag.FIN) !== 0
     const stream = this.openStream(streamId)
-    if (stream != null && (fin || payload.byteLength > 0)) {
-      stream.onDataFrame(payload, fin)
-      return
-    }
-    this.countUselessFrame()
-    if (stream == null && payload.byteLength > 0 && !this.refusedClosedIds.has(streamId)) {
-      // a stream that is gone: Go answers the same way (PROTOCOL.md §2.7); empty FINs are ignored
-      if (this.refusedClosedIds.size >= 1024) {
-        this.refusedClosedIds.clear()
+    if (stream != null) {
+      if (fin || payload.byteLength > 0) {
+        stream.onDataFrame(payload, fin)
+      } else {
+        this.countUselessFrame()
       }
-      this.refusedClosedIds.add(streamId)
-      this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+    } else if (payload.byteLength > 0) {
+      this.countUselessFrame()
+      // a stream that is gone: Go answers the same way (PROTOCOL.md §2.7)
+      if (this.lateFrames.answerLateData(streamId)) {
+        this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+      }
+    } else if (!fin || !this.lateFrames.expectFin(streamId)) {
+      this.countUselessFrame()
     }
   }
 
   private onRstFrame (streamId: number, errorCode: number): void {
     const stream = this.openStream(streamId)
-    if (stream == null) {
+    if (stream != null) {
+      if (this.chargeStreamReset()) { stream.onRstFrame(errorCode) }
+    } else if (!this.lateFrames.expectRst(streamId, errorCode)) {
       this.countUselessFrame()
-    } else if (this.chargeStreamReset()) {
-      stream.onRstFrame(errorCode)
     }
   }
 
   private onWndincFrame (streamId: number, increment: number): void {
     const stream = this.openStream(streamId)
-    if (stream == null || increment === 0) {
-      // Go sends WNDINC after a stream closes (reads of buffered data); it never sends 0
-      this.countUselessFrame()
-    } else {
+    if (stream != null && increment > 0) {
       stream.onWindowIncrement(increment)
+    } else if (stream != null || !this.lateFrames.expectWndinc(streamId, increment)) {
+      // Go never sends an increment of 0
+      this.countUselessFrame()
     }
   }
 
@@ -374,6 +378,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.track(stream, direction, hidden, 1)
     stream.addEventListener('close', () => {
       this.streamsById.delete(streamId)
+      this.lateFrames.streamClosed(streamId, { ungrantedBytes: stream.ungrantedBytes, peerFinished: stream.remoteWriteStatus === 'closed' })
       this.track(stream, direction, hidden, -1)
     }, { once: true })
     return stream

@@ -1,5 +1,6 @@
 import { StreamMessageEvent, StreamResetEvent } from '@libp2p/interface'
 import { AbstractStream } from '@libp2p/utils'
+import { pushable } from 'it-pushable'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamResetCode } from './errors.ts'
 import { ReceiveWindow } from './flow.ts'
@@ -59,6 +60,11 @@ export class MuxadoStream extends AbstractStream {
     }
   }
 
+  /** Bytes we sent that the peer has not granted back yet: at most what its late WNDINCs add up to */
+  get ungrantedBytes (): number {
+    return Math.max(0, INITIAL_WINDOW - this.sendWindow)
+  }
+
   // ---- application → wire
 
   /**
@@ -93,6 +99,36 @@ export class MuxadoStream extends AbstractStream {
     try {
       await Promise.race([super.close(options), ended])
     } finally {
+      this.removeEventListener('close', onClose)
+    }
+  }
+
+  /**
+   * Workaround, `@libp2p/utils` 7.4.1: the base iterator ends on 'remoteCloseWrite' or 'close'. When
+   * the peer's data and FIN arrive before the reader is attached (a Go dialer's optimistic
+   * multistream-select sends them at once), 'remoteCloseWrite' has already fired and the iterator
+   * waits for 'close', which needs our write end closed too: a handler that reads to the end
+   * before replying hangs. This one ends on 'end', which the base class dispatches once the
+   * peer's FIN is in and everything before it was delivered (docs/upstream-bugs.md); an abort or
+   * reset also dispatches 'end', and then the 'close' after it carries the error.
+   */
+  async * [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array | Uint8ArrayList> {
+    if ((this.readStatus !== 'readable' && this.readStatus !== 'paused') ||
+      (this.remoteWriteStatus === 'closed' && this.readBuffer.byteLength === 0)) {
+      return
+    }
+    const output = pushable<Uint8Array | Uint8ArrayList>()
+    const onMessage = (evt: StreamMessageEvent): void => { output.push(evt.data) }
+    const onEnd = (): void => { if (this.status !== 'aborted' && this.status !== 'reset') { output.end() } }
+    const onClose = (evt: StreamCloseEvent): void => { output.end(evt.error) }
+    this.addEventListener('message', onMessage)
+    this.addEventListener('end', onEnd)
+    this.addEventListener('close', onClose)
+    try {
+      yield * output
+    } finally {
+      this.removeEventListener('message', onMessage)
+      this.removeEventListener('end', onEnd)
       this.removeEventListener('close', onClose)
     }
   }

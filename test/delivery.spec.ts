@@ -162,4 +162,48 @@ describe('delivery of received data', () => {
       peer.muxer.abort(new Error('test over'))
     }), { numRuns: 60, seed: 7 })
   })
+
+  describe('a reader attached after the data and FIN arrived (Go\'s optimistic multistream-select)', () => {
+    /** SYN, DATA and FIN in one chunk; the stream handed out, its reader attached a turn later */
+    async function finishedBeforeRead (payload: Uint8Array | undefined): Promise<{ peer: RawPeer, stream: MuxadoStream }> {
+      const peer = new RawPeer('server')
+      const opened = peer.nextStream()
+      peer.send(concatBytes([encodeSyn(3), ...(payload == null ? [] : dataFrames(3, payload)), dataFrame(3, 0, true)]))
+      const stream = await opened
+      await new Promise(resolve => setTimeout(resolve, 0))
+      expect(stream.remoteWriteStatus).to.equal('closed')
+      return { peer, stream }
+    }
+
+    for (const payload of [bytes(5, 1), bytes(40_000, 2), undefined]) {
+      const what = payload == null ? 'no data' : `${payload.byteLength} B`
+      it(`for await ends after the data (${what}), while our write end is still open`, async () => {
+        const { peer, stream } = await finishedBeforeRead(payload)
+        const received = new Uint8ArrayList()
+        const reading = (async () => { for await (const chunk of stream) { received.append(chunk) } })()
+        const outcome = await Promise.race([reading.then(() => 'ended'), new Promise(resolve => setTimeout(resolve, 500, 'still reading'))])
+
+        expect(outcome).to.equal('ended')
+        expect(received.subarray()).to.deep.equal(payload ?? new Uint8Array(0))
+        // the reply still goes out: the stream ends once we close our side too
+        stream.send(bytes(3, 7))
+        await stream.close()
+        expect(peer.framesOf(FrameType.DATA, 3).map(f => [f.payload?.byteLength, f.flags])).to.deep.equal([[3, 0], [0, 1]])
+        peer.muxer.abort(new Error('test over'))
+      })
+
+      // with nothing buffered, 'end' fired with the FIN: a late reader sees remoteWriteStatus 'closed'
+      it(`a 'message' reader gets the data (${what}), then 'end' if it was still to come`, async () => {
+        const { peer, stream } = await finishedBeforeRead(payload)
+        const events: string[] = []
+        stream.addEventListener('message', (evt) => { events.push(`message ${evt.data.byteLength}`) })
+        stream.addEventListener('end', () => { events.push('end') })
+        await peer.settle(5)
+
+        expect(events).to.deep.equal(payload == null ? [] : [`message ${payload.byteLength}`, 'end'])
+        expect(stream.readBufferLength).to.equal(0)
+        peer.muxer.abort(new Error('test over'))
+      })
+    }
+  })
 })

@@ -1,87 +1,19 @@
 /**
- * Interop with the Go muxado v1 library (Debian package, f693c7e) over real TCP, in both roles:
- *
- * "TS client ↔ Go server": the Go peer listens (`-mode listen`, muxado.Server, even ids), we
- * dial with net.connect and run an outbound (client, odd ids) muxer.
- *
- * "Go client ↔ TS server": we listen with net.createServer and run an inbound (server) muxer on
- * the accepted socket; the Go peer dials (`-mode dial`, muxado.Client).
- *
- * The Go peer is built in `before` by build-go-peer.sh. A failed build fails the suite, unless
- * MUXADO_SKIP_GO=1 is set: then the Go scenarios are skipped with a loud warning.
+ * Interop with the Go muxado v1 library (Debian package, f693c7e) over real TCP, in both roles
+ * (`DIRECTIONS`). The Go peer is built in `before` by build-go-peer.sh (`useGoPeer`).
  */
 
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { HeartbeatTimeoutError, RemoteGoAwayError } from '../../src/index.ts'
 import { FrameDecoder, FrameType, HEARTBEAT_STREAM_TYPE, encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
+import { DIRECTIONS, parityOf, useGoPeer } from './directions.ts'
 import { decodeFrames, formatFrames, toHex } from './frames.ts'
-import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from './go-peer.ts'
 import { EchoServer, PatternChecker, failures, openAndCheck, openAndCheckMany, pattern, patternChunk, readAll, readPattern, write, writePattern } from './streams.ts'
-import { cleanupTcp, dialMuxer, listenMuxer, listenRaw, recordingProxy } from './tcp.ts'
-import type { GoPeer } from './go-peer.ts'
-import type { RecordingProxy, StreamHandler, TsSession } from './tcp.ts'
-import type { MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import { cleanupTcp, dialMuxer, listenRaw } from './tcp.ts'
+import type { StreamHandler } from './tcp.ts'
+import type { MuxadoInit, MuxadoStream } from '../../src/index.ts'
 import type { StreamCloseEvent } from '@libp2p/interface'
-
-type Role = 'client' | 'server'
-
-interface StartOptions {
-  init?: MuxadoInit
-  onStream?: StreamHandler
-  /** put a recording proxy between the two peers */
-  proxy?: boolean
-  /** hard limit for the Go process */
-  timeoutMs?: number
-}
-
-interface Started {
-  peer: GoPeer
-  session: TsSession
-  muxer: MuxadoMuxer
-  proxy?: RecordingProxy
-  /** the proxy direction that carries our bytes to Go */
-  tsToGo: 'c2s' | 's2c'
-}
-
-interface Direction {
-  title: string
-  goRole: Role
-  tsRole: Role
-  start(goArgs: string[], options?: StartOptions): Promise<Started>
-}
-
-const DIRECTIONS: Direction[] = [{
-  title: 'TS client ↔ Go server',
-  goRole: 'server',
-  tsRole: 'client',
-  start: async (goArgs, options = {}) => {
-    const { peer, port } = await goListen(goArgs, { timeoutMs: options.timeoutMs })
-    const proxy = options.proxy === true ? await recordingProxy(port) : undefined
-    const session = await dialMuxer(proxy?.port ?? port, options.init, options.onStream)
-    return { peer, session, muxer: session.muxer, proxy, tsToGo: 'c2s' }
-  }
-}, {
-  title: 'Go client ↔ TS server',
-  goRole: 'client',
-  tsRole: 'server',
-  start: async (goArgs, options = {}) => {
-    const listener = await listenMuxer(options.init, options.onStream)
-    const proxy = options.proxy === true ? await recordingProxy(listener.port) : undefined
-    const peer = goDial(proxy?.port ?? listener.port, goArgs, { timeoutMs: options.timeoutMs })
-    try {
-      const session = await listener.nextSession()
-      return { peer, session, muxer: session.muxer, proxy, tsToGo: 's2c' }
-    } finally {
-      listener.close()
-    }
-  }
-}]
-
-/** Stream ids of each role: the client opens odd ids from 3, the server even ids from 2 */
-function parityOf (role: Role): number {
-  return role === 'client' ? 1 : 0
-}
 
 const KB = 1024
 const MB = 1024 * 1024
@@ -135,14 +67,7 @@ async function until (condition: () => boolean, timeoutMs: number, what: string)
 }
 
 describe('interop with Go muxado v1', function () {
-  before(function () {
-    buildGoPeersOrSkip(this, 'every Go muxado interop scenario')
-  })
-
-  afterEach(async () => {
-    await killAllGoPeers()
-    cleanupTcp()
-  })
+  useGoPeer()
 
   for (const dir of DIRECTIONS) {
     describe(dir.title, () => {

@@ -11,7 +11,7 @@
 //	              then exits.
 //	-mode dial    TCP dialer, muxado client role (odd stream ids from 3).
 //
-// Whatever the mode, every stream the remote opens is echoed: io.Copy from the
+// Whatever the mode, every stream the remote opens is echoed: copied from the
 // stream back into it until EOF, then stream.Close(). Streams this side opens
 // (-streams, -halfclose-test, -hold) work identically in both modes.
 //
@@ -32,6 +32,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -57,6 +58,8 @@ var (
 	flagSessions    = flag.Int("sessions", 1, "listen mode: number of connections to serve (concurrently) before exiting")
 	flagStreams     = flag.Int("streams", 0, "open N streams from this side (any mode), write -bytes of the pattern on each, HalfClose, verify the echo")
 	flagBytes       = flag.Int("bytes", 0, "bytes written on each -streams stream")
+	flagRounds      = flag.Int("rounds", 1, "run the -streams batch this many times, one after another, on the same session")
+	flagReadSize    = flag.Int("read-size", 32*1024, "bytes per Read() on every stream (echoes and checks); Go muxado sends one WNDINC per Read, so small reads mean many WNDINCs, some after the remote has closed")
 	flagType        = flag.Uint("type", 0, "stream type for the streams this side opens (SYN TYPE flag when != 0)")
 	flagPriority    = flag.Uint("priority", 0, "stream priority for the streams this side opens (SYN PRIORITY flag when != 0; ignored by muxado)")
 	flagHalfClose   = flag.Bool("halfclose-test", false, "open one stream, send \"ping\" in a single DATA|FIN frame, read until EOF, report it (halfclose-result)")
@@ -213,7 +216,7 @@ func (ss *session) ev(e ev) ev { e["sid"] = ss.sid; return e }
 // echo serves one accepted stream: copy everything back until EOF, then Close().
 func (ss *session) echo(st peerStream, id, typ uint32) {
 	defer ss.acceptWG.Done()
-	n, err := io.Copy(st, st)
+	n, err := echoCopy(st)
 	st.Close()
 	ok := err == nil
 	end := "eof"
@@ -237,6 +240,36 @@ func (ss *session) acceptLoop() {
 		emit(ss.ev(ev{"event": "accepted", "id": id, "type": typ}))
 		ss.acceptWG.Add(1)
 		go ss.echo(st, id, typ)
+	}
+}
+
+// echoCopy copies st back into itself until EOF with Reads of -read-size
+// bytes. What it read goes back once a Read returns less than it asked for
+// (nothing more is waiting), 32 KiB are gathered, or at EOF: 1-byte reads do
+// not also mean one 1-byte DATA frame per read.
+func echoCopy(st peerStream) (int64, error) {
+	out := bufio.NewWriterSize(st, 32*1024)
+	buf := make([]byte, *flagReadSize)
+	var n int64
+	for {
+		r, err := st.Read(buf)
+		if r > 0 {
+			if _, werr := out.Write(buf[:r]); werr != nil {
+				return n, werr
+			}
+			n += int64(r)
+			if r < len(buf) {
+				if ferr := out.Flush(); ferr != nil {
+					return n, ferr
+				}
+			}
+		}
+		if err == io.EOF {
+			return n, out.Flush()
+		}
+		if err != nil {
+			return n, err
+		}
 	}
 }
 
@@ -282,8 +315,8 @@ func (ss *session) checkStream(st peerStream, id uint32, idx, n int, tag string)
 	}()
 	go func() { // reader
 		defer wg.Done()
-		buf := make([]byte, 32*1024)
-		exp := make([]byte, 32*1024)
+		buf := make([]byte, *flagReadSize)
+		exp := make([]byte, *flagReadSize)
 		for {
 			r, err := st.Read(buf)
 			if r > 0 {
@@ -469,7 +502,9 @@ func (ss *session) run() {
 	hadWork := false
 	if *flagStreams > 0 {
 		hadWork = true
-		ss.runStreams()
+		for round := 0; round < *flagRounds; round++ {
+			ss.runStreams()
+		}
 	}
 	if *flagHalfClose {
 		hadWork = true
@@ -535,8 +570,8 @@ func main() {
 	default:
 		usage("-end must be auto|close|kill|wait")
 	}
-	if *flagStreams < 0 || *flagBytes < 0 || *flagSessions < 1 {
-		usage("-streams/-bytes must be >= 0, -sessions >= 1")
+	if *flagStreams < 0 || *flagBytes < 0 || *flagSessions < 1 || *flagRounds < 1 || *flagReadSize < 1 {
+		usage("-streams/-bytes must be >= 0, -sessions, -rounds and -read-size >= 1")
 	}
 	if *flagType > 0xFFFFFFFF || *flagPriority > 0x7FFFFFFF {
 		usage("-type must fit in 32 bits, -priority in 31 bits")

@@ -1,0 +1,27 @@
+import { AbstractStream } from '@libp2p/utils'
+import { expect } from 'aegir/chai'
+import { encodeSyn } from '../src/protocol/index.ts'
+import { concatBytes, dataFrame } from './helpers/bytes.ts'
+import { RawPeer } from './helpers/raw-peer.ts'
+
+/**
+ * The `@libp2p/utils` behaviour our workarounds exist for (docs/upstream-bugs.md). Each test fails
+ * once upstream changes it: then the workaround it names can go.
+ */
+describe('upstream behaviour the workarounds rely on', () => {
+  it('AbstractMessageStream\'s iterator never ends when the data and FIN arrived before it (workaround: MuxadoStream[Symbol.asyncIterator])', async () => {
+    const peer = new RawPeer('server')
+    const opened = peer.nextStream()
+    peer.send(concatBytes([encodeSyn(3), dataFrame(3, new Uint8Array(5)), dataFrame(3, 0, true)]))
+    const stream = await opened
+    await new Promise(resolve => setTimeout(resolve, 0))
+
+    const baseIterator: () => AsyncGenerator<unknown> = AbstractStream.prototype[Symbol.asyncIterator]
+    const reading = (async () => { for await (const chunk of baseIterator.call(stream)) { void chunk } })()
+    const outcome = await Promise.race([reading.then(() => 'ended'), new Promise(resolve => setTimeout(resolve, 300, 'still reading'))])
+
+    expect(outcome, 'the base iterator now ends: remove the workaround').to.equal('still reading')
+    peer.muxer.abort(new Error('test over'))
+    await reading.catch(() => {})
+  })
+})
