@@ -1,7 +1,61 @@
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+
+// The browser targets run in the system's Chromium (Debian's `chromium` package): playwright-test
+// cannot download its own browsers here, and Firefox and WebKit need playwright's own builds.
+const chromium = process.env.MUXADO_CHROMIUM ?? '/usr/bin/chromium'
+
+const chromiumArgs = [
+  // as root (CI) Chromium refuses to start with its sandbox
+  ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  // without these Chromium keeps dialing Google's hosts, which this network refuses
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync'
+]
+
+/**
+ * playwright-test always installs its headless shell before a run; an INSTALLATION_COMPLETE marker
+ * in the folder of the revision playwright-core expects makes that install a no-op. The folder is
+ * the project's own, so a real playwright cache in the home folder is never touched.
+ */
+function playwrightBrowsersPath () {
+  const require = createRequire(import.meta.url)
+  const core = path.dirname(require.resolve('playwright-core/package.json'))
+  const { browsers } = JSON.parse(fs.readFileSync(path.join(core, 'browsers.json'), 'utf8'))
+  const shell = browsers.find((b) => b.name === 'chromium-headless-shell')
+  const root = path.resolve('node_modules/.cache/ms-playwright')
+  const folder = path.join(root, `chromium_headless_shell-${shell.revision}`)
+  fs.mkdirSync(folder, { recursive: true })
+  fs.writeFileSync(path.join(folder, 'INSTALLATION_COMPLETE'), '')
+  return root
+}
+
 /** @type {import('aegir').PartialOptions} */
 export default {
   build: {
     bundle: false
+  },
+  test: {
+    browser: {
+      config: {
+        buildConfig: {
+          conditions: ['production']
+        },
+        browserContextOptions: {
+          executablePath: chromium,
+          args: chromiumArgs
+        }
+      }
+    },
+    async before (options) {
+      if (options.runner !== 'browser' && options.runner !== 'webworker') { return {} }
+      return { env: { PLAYWRIGHT_BROWSERS_PATH: playwrightBrowsersPath() } }
+    }
   },
   dependencyCheck: {
     // aegir replaces this list rather than merging it: these folders never ship
