@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
@@ -35,6 +36,25 @@ function playwrightBrowsersPath () {
   return root
 }
 
+/**
+ * The Node libp2p node the browser suite dials (test/browser/node-peer.ts), in its own process.
+ * It exits when its stdin closes, so it never outlives this one.
+ */
+async function startNodePeer () {
+  const peer = spawn(process.execPath, ['--require', './test/polyfill.mjs', 'dist/test/browser/node-peer.js'], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const line = await new Promise((resolve, reject) => {
+    let output = ''
+    peer.stdout.on('data', (data) => {
+      output += data
+      if (output.includes('\n')) { resolve(output.slice(0, output.indexOf('\n'))) }
+    })
+    peer.once('exit', (code) => { reject(new Error(`the Node peer exited with code ${code} before it listened`)) })
+  })
+  return { peer, multiaddr: JSON.parse(line).multiaddr }
+}
+
 /** @type {import('aegir').PartialOptions} */
 export default {
   build: {
@@ -54,7 +74,11 @@ export default {
     },
     async before (options) {
       if (options.runner !== 'browser' && options.runner !== 'webworker') { return {} }
-      return { env: { PLAYWRIGHT_BROWSERS_PATH: playwrightBrowsersPath() } }
+      const { peer, multiaddr } = await startNodePeer()
+      return { peer, env: { PLAYWRIGHT_BROWSERS_PATH: playwrightBrowsersPath(), MUXADO_NODE_PEER: multiaddr } }
+    },
+    async after (options, before) {
+      before?.peer?.stdin.end()
     }
   },
   dependencyCheck: {
