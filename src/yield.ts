@@ -6,11 +6,13 @@
  * after five levels of nesting), which turns a chunk decoded in 100 parts into 400 ms of idling. A
  * `MessageChannel` message is a task without that clamp.
  */
-export const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
-  ? (fn) => { setImmediate(fn) }
-  : typeof MessageChannel === 'function'
-    ? messageChannelYield()
-    : (fn) => { setTimeout(fn, 0) }
+export const yieldToEventLoop = pickYield()
+
+function pickYield (): (fn: () => void) => void {
+  if (typeof setImmediate === 'function') { return (fn) => { setImmediate(fn) } }
+  if (typeof MessageChannel === 'function') { return messageChannelYield() }
+  return (fn) => { setTimeout(fn, 0) }
+}
 
 function messageChannelYield (): (fn: () => void) => void {
   const queue: Array<() => void> = []
