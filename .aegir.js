@@ -84,7 +84,8 @@ export default {
   dependencyCheck: {
     // aegir replaces this list rather than merging it: these folders never ship
     productionIgnorePatterns: ['/benchmark', '/benchmarks', '/dist', '/test', '.aegir.js', '/demo'],
-    // test/e2e borrows @libp2p/websockets' own ws on Node 20, which has no global WebSocket
-    ignore: ['ws']
+    // test/e2e borrows @libp2p/websockets' own ws on Node 20, which has no global WebSocket;
+    // the browser runner reads the revision of the playwright-core that aegir's playwright-test runs
+    ignore: ['ws', 'playwright-core']
   }
 }
