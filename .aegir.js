@@ -62,10 +62,8 @@ export default {
   },
   test: {
     browser: {
+      // merged into aegir's defaults (which bundle with the 'production' condition)
       config: {
-        buildConfig: {
-          conditions: ['production']
-        },
         browserContextOptions: {
           executablePath: chromium,
           args: chromiumArgs
@@ -74,8 +72,9 @@ export default {
     },
     async before (options) {
       if (options.runner !== 'browser' && options.runner !== 'webworker') { return {} }
+      const browsersPath = playwrightBrowsersPath()
       const { peer, multiaddr } = await startNodePeer()
-      return { peer, env: { PLAYWRIGHT_BROWSERS_PATH: playwrightBrowsersPath(), MUXADO_NODE_PEER: multiaddr } }
+      return { peer, env: { PLAYWRIGHT_BROWSERS_PATH: browsersPath, MUXADO_NODE_PEER: multiaddr } }
     },
     async after (options, before) {
       before?.peer?.stdin.end()
