@@ -9,6 +9,7 @@ import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { MuxadoStream } from './stream.ts'
 import { ConnectionWriter } from './writer.ts'
+import { yieldToEventLoop } from './yield.ts'
 import type { MuxadoConfig } from './config.ts'
 import type { FrameHandler } from './protocol/decode.ts'
 import type { StreamSession } from './stream.ts'
@@ -31,10 +32,6 @@ export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
   streamType?: number
 }
-
-const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
-  ? (fn) => { setImmediate(fn) }
-  : (fn) => { setTimeout(fn, 0) }
 
 /**
  * One muxado session over one connection. The outbound (dialing) side is the client and opens
