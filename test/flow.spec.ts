@@ -1,5 +1,27 @@
 import { expect } from 'aegir/chai'
 import { ReceiveWindow } from '../src/flow.ts'
+import { ReceiveBudget } from '../src/receive-budget.ts'
+import { RttEstimator } from '../src/rtt.ts'
+import type { WindowTuning } from '../src/flow.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** A session's tuning with a clock the test moves and an RTT already measured */
+function tuning (rttMs: number | undefined, budget = 32 * MiB): WindowTuning & { clock: { ms: number } } {
+  const clock = { ms: 0 }
+  const rtt = new RttEstimator()
+  if (rttMs !== undefined) { rtt.add(rttMs, 0) }
+  return { clock, rtt, budget: new ReceiveBudget(budget), now: () => clock.ms }
+}
+
+/** `ms` after the last grant, the peer's data fills the window and the reader takes it all; returns the grant */
+function roundTrip (window: ReceiveWindow, t: { clock: { ms: number } }, ms: number): number {
+  t.clock.ms += ms
+  const bytes = window.remaining
+  window.receive(bytes)
+  return window.consume(bytes)
+}
 
 describe('ReceiveWindow', () => {
   it('accepts exactly the initial 65536 bytes', () => {
@@ -23,22 +45,159 @@ describe('ReceiveWindow', () => {
     expect(window.release()).to.equal(100)
   })
 
-  it('doubles the window up to the maximum while the reader keeps up', () => {
-    const window = new ReceiveWindow(262144)
-    window.receive(32768)
-    expect(window.consume(32768)).to.equal(32768 + 65536)
-    expect(window.remaining).to.equal(131072)
-    window.receive(131072)
-    expect(window.consume(131072)).to.equal(131072 + 131072)
-    expect(window.remaining).to.equal(262144)
-    window.receive(262144)
-    expect(window.consume(262144)).to.equal(262144)
+  it('stays at 65536 bytes without tuning (the session\'s own streams)', () => {
+    const window = new ReceiveWindow(MiB)
+    window.receive(65536)
+    expect(window.consume(65536)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('doubles while the reader drains half the window in under two round trips, up to the maximum', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(256 * KiB, t)
+    expect(roundTrip(window, t, 100)).to.equal(65536 + 65536)
+    expect(window.limit).to.equal(128 * KiB)
+    expect(roundTrip(window, t, 100)).to.equal(128 * KiB + 128 * KiB)
+    expect(roundTrip(window, t, 100)).to.equal(256 * KiB)
+    expect(window.limit).to.equal(256 * KiB)
+  })
+
+  it('does not grow when half the window took two round trips or more: the link or the sender is the limit', () => {
+    const t = tuning(10)
+    const window = new ReceiveWindow(MiB, t)
+    expect(roundTrip(window, t, 20)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('grows while the reader keeps up before any round trip is measured', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    expect(window.consume(65536)).to.equal(65536 + 65536)
   })
 
   it('does not grow while consumed data is still waiting behind unconsumed data', () => {
-    const window = new ReceiveWindow(262144)
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
     window.receive(65536)
     expect(window.consume(32768)).to.equal(32768)
-    expect(window.remaining).to.equal(32768)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('grants every 256 KiB once the window is larger than 512 KiB', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    for (let i = 0; i < 4; i++) { roundTrip(window, t, 100) }
+    expect(window.limit).to.equal(MiB)
+    window.receive(300 * KiB)
+    expect(window.consume(255 * KiB)).to.equal(0)
+    expect(window.consume(KiB)).to.equal(256 * KiB)
+  })
+
+  it('measures a round trip from a grant to a sender that had used the whole window to its next data', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    t.clock.ms = 5
+    window.consume(65536)
+    t.clock.ms = 47
+    window.receive(1)
+    expect(t.rtt.min).to.equal(42)
+  })
+
+  it('takes no sample when the sender still had window: its data may have left before the grant', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(40000)
+    window.consume(40000)
+    t.clock.ms = 1
+    window.receive(1)
+    expect(t.rtt.min).to.equal(undefined)
+  })
+
+  it('grows no further than the session budget, and gives its share back on release', () => {
+    const t = tuning(100, 96 * KiB)
+    const window = new ReceiveWindow(MiB, t)
+    roundTrip(window, t, 100)
+    roundTrip(window, t, 100)
+    expect(window.limit).to.equal(64 * KiB + 96 * KiB)
+    expect(t.budget.held).to.equal(96 * KiB)
+    window.release()
+    expect(t.budget.held).to.equal(0)
+  })
+
+  it('a window over its fair share withholds credit until it is back at its share', () => {
+    const t = tuning(100, MiB)
+    const fast = new ReceiveWindow(4 * MiB, t)
+    for (let i = 0; i < 5; i++) { roundTrip(fast, t, 100) }
+    expect(fast.limit).to.equal(64 * KiB + MiB)
+    // a second stream asks for growth: the budget is spent, so it waits for the first to shrink
+    const late = new ReceiveWindow(4 * MiB, t)
+    expect(roundTrip(late, t, 100)).to.equal(65536)
+    const fastGrant = roundTrip(fast, t, 100)
+    expect(fast.limit).to.equal(64 * KiB + MiB / 2)
+    // it had consumed its whole window: it grants back only its new, smaller window
+    expect(fastGrant).to.equal(64 * KiB + MiB / 2)
+    // its data came a round trip after its last grant, while the first stream's did
+    expect(roundTrip(late, t, 0)).to.equal(65536 + 65536)
+    expect(t.budget.held).to.be.at.most(MiB)
+  })
+})
+
+describe('ReceiveBudget', () => {
+  it('never lets the streams together hold more than the total', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    const b = {}
+    expect(budget.resize(a, 800, 0, 0)).to.equal(800)
+    expect(budget.resize(b, 800, 0, 0)).to.equal(200)
+    expect(budget.held).to.equal(1000)
+  })
+
+  it('keeps credit already granted (the floor), even over a fair share', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    budget.resize(a, 1000, 0, 0)
+    budget.resize({}, 100, 0, 0)
+    expect(budget.resize(a, 1000, 900, 0)).to.equal(900)
+    expect(budget.held).to.equal(900)
+  })
+
+  it('stops counting a stream that has not asked for a second, so the others share without it', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    const quiet = {}
+    budget.resize(quiet, 0, 0, 0)
+    expect(budget.resize(a, 1000, 0, 10)).to.equal(500)
+    expect(budget.resize(a, 1000, 0, 1010)).to.equal(1000)
+  })
+
+  it('release returns a stream\'s whole share', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    budget.resize(a, 600, 0, 0)
+    budget.release(a)
+    expect(budget.held).to.equal(0)
+    expect(budget.resize({}, 1000, 0, 0)).to.equal(1000)
+  })
+})
+
+describe('RttEstimator', () => {
+  it('is the smallest sample: queueing only ever adds to one', () => {
+    const rtt = new RttEstimator()
+    expect(rtt.min).to.equal(undefined)
+    rtt.add(120, 0)
+    rtt.add(100, 1)
+    rtt.add(400, 2)
+    expect(rtt.min).to.equal(100)
+  })
+
+  it('forgets samples older than 10 s, so a path that got slower shows', () => {
+    const rtt = new RttEstimator()
+    rtt.add(100, 0)
+    rtt.add(300, 5000)
+    expect(rtt.min).to.equal(100)
+    rtt.add(350, 10_001)
+    expect(rtt.min).to.equal(300)
   })
 })
