@@ -26,11 +26,13 @@ export interface WindowTuning {
  * batched until half the window (at most 256 KiB) is owed; a Go sender simply adds whatever it
  * is granted.
  *
- * Autotuning, with `tuning`: every time the application has consumed half the window (an
- * epoch), the window doubles, up to `maxSize`, if the reader drained everything and the epoch
- * took less than two round trips: the sender was waiting on our grants, not on the link or the
- * application. Growth comes out of the session's budget, which may also shrink a window to its
- * fair share. Without `tuning` the window stays at 64 KiB.
+ * Autotuning, with `tuning`: every time the application has consumed a quarter of the window
+ * (an epoch), the window doubles, up to `maxSize`, if the reader drained everything and the
+ * epoch took less than one round trip: the sender was waiting on our grants, not on the link or
+ * the application. This is quic-go's rule (half the window in two round trips) with epochs half
+ * as long, so a window can double more than once in the burst one round trip brings, and a long,
+ * fat path fills in fewer round trips. Growth comes out of the session's budget, which may also
+ * shrink a window to its fair share. Without `tuning` the window stays at 64 KiB.
  */
 export class ReceiveWindow {
   private size: number
@@ -72,7 +74,7 @@ export class ReceiveWindow {
     this.unconsumed += bytes
     if (this.unblockedAt !== undefined && this.tuning !== undefined) {
       const now = this.tuning.now()
-      this.tuning.rtt.add(now - this.unblockedAt, now)
+      this.tuning.rtt.add(now - this.unblockedAt)
       this.unblockedAt = undefined
     }
     return true
@@ -87,7 +89,7 @@ export class ReceiveWindow {
     this.unconsumed -= credit
     this.owed += credit
     this.epochConsumed += credit
-    if (this.tuning !== undefined && this.epochConsumed >= this.size / 2) {
+    if (this.tuning !== undefined && this.epochConsumed >= this.size / 4) {
       this.endEpoch(this.tuning)
     }
     if (this.owed < Math.min(this.size / 2, MAX_GRANT_BATCH)) { return 0 }
@@ -112,7 +114,10 @@ export class ReceiveWindow {
     const now = tuning.now()
     const rtt = tuning.rtt.min
     // before the first round trip is measured, a reader that keeps up is the only evidence
-    const windowLimited = this.unconsumed === 0 && (rtt === undefined || now - this.epochStart < 2 * rtt)
+    // the window limits when a share of it is consumed in less than 4 × that share of a round
+    // trip: the reader takes the window faster than the sender could send it at the link's rate
+    const windowLimited = this.unconsumed === 0 &&
+      (rtt === undefined || now - this.epochStart < 4 * (this.epochConsumed / this.size) * rtt)
     const wanted = windowLimited ? Math.min(this.size * 2, this.maxSize) : this.size
     // credit already granted cannot be taken back: only what we owe can be withheld
     const floor = this.size - this.owed

@@ -106,8 +106,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   /**
-   * ms of the path's round trip: the smallest of the last 10 s of heartbeat round trips and
-   * grant-to-data delays (queueing only ever adds to a sample); undefined until one is taken
+   * ms of the path's round trip: the smallest heartbeat round trip or grant-to-data delay of the
+   * session (queueing only ever adds to a sample); undefined until one is taken
    */
   get rtt (): number | undefined {
     return this.rttEstimator.min
