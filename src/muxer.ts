@@ -382,8 +382,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       log: this.log.newScope(`${direction}:${streamId}`),
       // libp2p's default is unbounded
       maxWriteBufferLength: streamOptions.maxWriteBufferLength ?? this.config.maxWriteBufferLength,
+      // the window already bounds what a paused reader holds; libp2p's 4 MiB default would reset
+      // a paused stream whose window grew past it, and a smaller limit caps the window instead
+      maxReadBufferLength: streamOptions.maxReadBufferLength ?? this.config.maxStreamWindow,
       session: this,
-      maxStreamWindow: this.config.maxStreamWindow,
+      maxStreamWindow: Math.min(this.config.maxStreamWindow, streamOptions.maxReadBufferLength ?? Infinity),
       // the session's own streams carry a few bytes each way: they never grow, and go first
       tuning: hidden ? undefined : this.windowTuning,
       urgent: hidden

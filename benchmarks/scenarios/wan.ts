@@ -7,14 +7,18 @@
 import { Worker } from 'node:worker_threads'
 import { runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { mplex } from '@libp2p/mplex'
+import { muxado } from '../../src/index.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, tcpPair } from '../pairs.ts'
 import { CHUNK } from './bulk.ts'
 import type { MetricDef, Metrics, ScenarioResult } from '../harness.ts'
-import type { MuxerName, MuxerPair } from '../muxers.ts'
+import { buffered, pauseAfter, settled } from '../../test/helpers/paused-readers.ts'
+import type { MuxerName } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
 import type { LinkOptions } from '../../test/helpers/link-emulator.ts'
-import type { Stream } from '@libp2p/interface'
+import type { Stream, StreamMuxerFactory } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
 export const LINK_BITS_PER_SECOND = 1e9
@@ -159,43 +163,27 @@ export interface PausedOptions {
   reps: number
 }
 
-/** Bytes waiting in the receiving streams' read buffers */
-function buffered (muxers: MuxerPair): number {
-  return muxers.server.streams.reduce((sum, s) => sum + s.readBufferLength, 0)
-}
-
-/** Resolves once `probe()` has not changed for `quietMs` */
-async function settled (probe: () => number, quietMs: number): Promise<void> {
-  let last = -1
-  let since = performance.now()
-  while (performance.now() - since < quietMs) {
-    await new Promise(resolve => setTimeout(resolve, 50))
-    const now = probe()
-    if (now !== last) {
-      last = now
-      since = performance.now()
-    }
-  }
+/**
+ * yamux and mplex with no read buffer limit, so that what their flow control allows shows:
+ * with libp2p's default of 4 MiB a paused stream of theirs is reset once it holds more
+ */
+const unlimitedReads = { streamOptions: { maxReadBufferLength: Infinity } }
+// mplex hands its init to libp2p's AbstractStreamMuxer, which reads streamOptions; its type omits it
+const UNLIMITED_READS: Record<MuxerName, StreamMuxerFactory> = {
+  muxado: muxado()(),
+  yamux: yamux(unlimitedReads)(),
+  mplex: mplex({ disconnectThreshold: Infinity, ...unlimitedReads })()
 }
 
 async function runPaused (opts: PausedOptions, link: Link, name: MuxerName): Promise<Metrics> {
   const conns = await tcpPair(opts.server, link.port)
-  const muxers = muxerPair(name, conns)
+  const muxers = { client: UNLIMITED_READS[name].createStreamMuxer(conns.client), server: UNLIMITED_READS[name].createStreamMuxer(conns.server) }
   const chunk = new Uint8Array(CHUNK).fill(7)
-  let pausedStreams = 0
-  const allPaused = new Promise<void>(resolve => {
-    muxers.server.addEventListener('stream', evt => {
-      const stream = evt.detail
-      let read = 0
-      const onMessage = (msg: { data: { byteLength: number } }): void => {
-        read += msg.data.byteLength
-        if (read < opts.readFirst) { return }
-        stream.removeEventListener('message', onMessage)
-        stream.pause()
-        if (++pausedStreams === opts.streams) { resolve() }
-      }
-      stream.addEventListener('message', onMessage)
-    })
+  const allPaused = pauseAfter(muxers.server, opts.readFirst, opts.streams)
+  // libp2p resets a stream whose read buffer passes maxReadBufferLength (4 MiB unless the muxer sets it)
+  let resets = 0
+  muxers.server.addEventListener('stream', evt => {
+    evt.detail.addEventListener('close', (closed) => { if (closed.error != null) { resets++ } })
   })
   const senders = Array.from({ length: opts.streams }, async () => {
     const stream = await muxers.client.createStream()
@@ -203,12 +191,18 @@ async function runPaused (opts: PausedOptions, link: Link, name: MuxerName): Pro
   })
   await allPaused
   // 2 s without change: far longer than any round trip here, so every grant has arrived
-  await Promise.race([settled(() => buffered(muxers), 2000), Promise.all(senders).then(async () => settled(() => buffered(muxers), 500))])
-  const bytes = buffered(muxers)
+  let peak = 0
+  const probe = (): number => {
+    const bytes = buffered(muxers.server)
+    peak = Math.max(peak, bytes)
+    return bytes
+  }
+  await Promise.race([settled(probe, 2000), Promise.all(senders).then(async () => settled(probe, 500))])
+  const resetBeforeTheEnd = resets
   muxers.client.abort(new Error('measured'))
   muxers.server.abort(new Error('measured'))
   await closeConnPair(conns)
-  return { bufferedMiB: bytes / MiB, perStreamMiB: bytes / MiB / opts.streams }
+  return { bufferedMiB: peak / MiB, perStreamMiB: peak / MiB / opts.streams, resets: resetBeforeTheEnd }
 }
 
 export async function paused (opts: PausedOptions): Promise<ScenarioResult> {
@@ -218,8 +212,10 @@ export async function paused (opts: PausedOptions): Promise<ScenarioResult> {
     title: `WAN: ${opts.streams === 1 ? 'a paused reader' : `${opts.streams} paused readers on one session`}, RTT ${opts.rttMs} ms`,
     short: `${opts.streams} paused stream${opts.streams === 1 ? '' : 's'}, buffered`,
     notes: [
-      `each reader takes ${opts.readFirst / MiB} MiB (its window grows), then pauses; each sender then offers ${opts.offer / MiB} MiB more; measured once the read buffers stop changing for 2 s`,
-      `buffered = bytes in the receiving streams' read buffers; a value of ${(opts.streams * opts.offer / MiB).toFixed(0)} MiB means the sender's whole offer (no bound was reached)`,
+      `each reader takes ${opts.readFirst / MiB} MiB (its window grows), then pauses; each sender then offers ${opts.offer / MiB} MiB more, until the read buffers stop changing for 2 s`,
+      `buffered = the peak of the bytes in the receiving streams' read buffers, sampled every 50 ms; ${(opts.streams * opts.offer / MiB).toFixed(0)} MiB would be the senders' whole offer`,
+      'yamux and mplex run with streamOptions.maxReadBufferLength: Infinity here, so their flow control (or none) is what bounds them: with libp2p\'s default of 4 MiB their paused streams are reset once they hold more. muxado sets it to maxStreamWindow, which its window already bounds',
+      'streams reset = receiving streams that ended with an error before the measurement ended',
       'muxado defaults: maxStreamWindow 16 MiB, sessionReceiveBudget 32 MiB',
       MUXER_NOTE
     ],
@@ -228,7 +224,8 @@ export async function paused (opts: PausedOptions): Promise<ScenarioResult> {
     warmup: false,
     metrics: [
       { key: 'bufferedMiB', label: 'buffered MiB', unit: 'MiB', better: 'lower' },
-      { key: 'perStreamMiB', label: 'per stream MiB', unit: 'MiB', better: 'lower' }
+      { key: 'perStreamMiB', label: 'per stream MiB', unit: 'MiB', better: 'lower' },
+      { key: 'resets', label: 'streams reset', unit: 'streams', better: 'lower' }
     ],
     headline: ['bufferedMiB'],
     run: async variant => runPaused(opts, link, variant as MuxerName)
