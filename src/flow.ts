@@ -31,7 +31,8 @@ export interface WindowTuning {
  * epoch took less than one round trip: the sender was waiting on our grants, not on the link or
  * the application. This is quic-go's rule (half the window in two round trips) with epochs half
  * as long, so a window can double more than once in the burst one round trip brings, and a long,
- * fat path fills in fewer round trips. Growth comes out of the session's budget, which may also
+ * fat path fills in fewer round trips. A message that spans several epochs counts as its frames
+ * would have, one after another. Growth comes out of the session's budget, which may also
  * shrink a window to its fair share. Without `tuning` the window stays at 64 KiB.
  */
 export class ReceiveWindow {
@@ -89,8 +90,9 @@ export class ReceiveWindow {
     this.unconsumed -= credit
     this.owed += credit
     this.epochConsumed += credit
-    if (this.tuning !== undefined && this.epochConsumed >= this.size / 4) {
-      this.endEpoch(this.tuning)
+    let tuning = this.tuning
+    while (tuning !== undefined && this.epochConsumed >= this.size / 4) {
+      tuning = this.endEpoch(tuning) ? tuning : undefined
     }
     if (this.owed < Math.min(this.size / 2, MAX_GRANT_BATCH)) { return 0 }
     return this.grant()
@@ -104,16 +106,24 @@ export class ReceiveWindow {
     return this.owed > 0 ? this.grant() : 0
   }
 
+  /**
+   * The peer sent FIN: the credit it still holds is void. Once the reader is within the initial
+   * window of the end, the share goes back; a reader further behind keeps it until it closes.
+   */
+  peerFinished (): void {
+    if (this.unconsumed <= INITIAL_WINDOW) { this.stopTuning() }
+  }
+
   /** The stream is gone or reads no more: nothing it holds counts against the budget now */
   stopTuning (): void {
     this.tuning?.budget.release(this)
     this.tuning = undefined
   }
 
-  private endEpoch (tuning: WindowTuning): void {
+  /** Ends the epoch; true if the window grew and bytes beyond the epoch may end the next one */
+  private endEpoch (tuning: WindowTuning): boolean {
     const now = tuning.now()
     const rtt = tuning.rtt.min
-    // before the first round trip is measured, a reader that keeps up is the only evidence
     // the window limits when a share of it is consumed in less than 4 × that share of a round
     // trip: the reader takes the window faster than the sender could send it at the link's rate
     const windowLimited = this.unconsumed === 0 &&
@@ -122,10 +132,13 @@ export class ReceiveWindow {
     // credit already granted cannot be taken back: only what we owe can be withheld
     const floor = this.size - this.owed
     const size = INITIAL_WINDOW + tuning.budget.resize(this, wanted - INITIAL_WINDOW, Math.max(0, floor - INITIAL_WINDOW), now)
+    const grew = size > this.size
+    // bytes past this epoch's quarter count towards the next, as if they had come frame by frame
+    this.epochConsumed = grew ? this.epochConsumed - this.size / 4 : 0
     this.owed += size - this.size
     this.size = size
     this.epochStart = now
-    this.epochConsumed = 0
+    return grew
   }
 
   private grant (): number {

@@ -205,6 +205,7 @@ export class MuxadoStream extends AbstractStream {
     // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
     if (fin) {
       this.deliverReceived()
+      this.receiveWindow.peerFinished()
       this.onRemoteCloseWrite()
     }
   }

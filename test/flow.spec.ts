@@ -52,14 +52,39 @@ describe('ReceiveWindow', () => {
     expect(window.limit).to.equal(65536)
   })
 
-  it('doubles while the reader drains a quarter of the window in under a round trip, up to the maximum', () => {
+  it('doubles for each quarter of the window the reader drains in under a round trip, up to the maximum', () => {
     const t = tuning(100)
-    const window = new ReceiveWindow(256 * KiB, t)
-    expect(roundTrip(window, t, 100)).to.equal(65536 + 65536)
-    expect(window.limit).to.equal(128 * KiB)
-    expect(roundTrip(window, t, 100)).to.equal(128 * KiB + 128 * KiB)
-    expect(roundTrip(window, t, 100)).to.equal(256 * KiB)
+    const window = new ReceiveWindow(MiB, t)
+    // 64 KiB consumed: quarters of 16 KiB (64 → 128 KiB), then of 32 KiB (→ 256 KiB), 16 KiB left over
+    expect(roundTrip(window, t, 100)).to.equal(64 * KiB + 192 * KiB)
     expect(window.limit).to.equal(256 * KiB)
+    expect(roundTrip(window, t, 100)).to.equal(256 * KiB + 768 * KiB)
+    expect(window.limit).to.equal(MiB)
+    expect(roundTrip(window, t, 100)).to.equal(MiB)
+    expect(window.limit).to.equal(MiB)
+  })
+
+  it('a message that spans several quarters grows the window as its frames would have, one by one', () => {
+    const t = tuning(100)
+    const whole = new ReceiveWindow(MiB, t)
+    whole.receive(65536)
+    whole.consume(65536)
+    const framed = new ReceiveWindow(MiB, t)
+    for (let i = 0; i < 4; i++) {
+      framed.receive(16384)
+      framed.consume(16384)
+    }
+    expect(whole.limit).to.equal(256 * KiB)
+    expect(framed.limit).to.equal(whole.limit)
+  })
+
+  it('a reader that resumes after a pause does not grow: its first quarter took too long', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    t.clock.ms += 1000
+    expect(window.consume(65536)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
   })
 
   it('does not grow when the whole window took four round trips or more: the link or the sender is the limit', () => {
@@ -84,7 +109,7 @@ describe('ReceiveWindow', () => {
     const t = tuning(undefined)
     const window = new ReceiveWindow(MiB, t)
     window.receive(65536)
-    expect(window.consume(65536)).to.equal(65536 + 65536)
+    expect(window.consume(65536)).to.equal(64 * KiB + 192 * KiB)
   })
 
   it('does not grow while consumed data is still waiting behind unconsumed data', () => {
@@ -137,10 +162,23 @@ describe('ReceiveWindow', () => {
     expect(t.budget.held).to.equal(0)
   })
 
+  it('gives its share back when the peer finishes, unless its reader is more than the initial window behind', () => {
+    const t = tuning(100)
+    const caughtUp = new ReceiveWindow(MiB, t)
+    roundTrip(caughtUp, t, 100)
+    const behind = new ReceiveWindow(MiB, t)
+    roundTrip(behind, t, 100)
+    expect(t.budget.held).to.equal(2 * 192 * KiB)
+    behind.receive(65537)
+    behind.peerFinished()
+    caughtUp.peerFinished()
+    expect(t.budget.held).to.equal(192 * KiB)
+  })
+
   it('a window over its fair share withholds credit until it is back at its share', () => {
     const t = tuning(100, MiB)
     const fast = new ReceiveWindow(4 * MiB, t)
-    for (let i = 0; i < 5; i++) { roundTrip(fast, t, 100) }
+    for (let i = 0; i < 3; i++) { roundTrip(fast, t, 100) }
     expect(fast.limit).to.equal(64 * KiB + MiB)
     // a second stream asks for growth: the budget is spent, so it waits for the first to shrink
     const late = new ReceiveWindow(4 * MiB, t)
@@ -150,7 +188,7 @@ describe('ReceiveWindow', () => {
     // it had consumed its whole window: it grants back only its new, smaller window
     expect(fastGrant).to.equal(64 * KiB + MiB / 2)
     // its data came a round trip after its last grant, while the first stream's did
-    expect(roundTrip(late, t, 0)).to.equal(65536 + 65536)
+    expect(roundTrip(late, t, 0)).to.equal(64 * KiB + 192 * KiB)
     expect(t.budget.held).to.be.at.most(MiB)
   })
 })

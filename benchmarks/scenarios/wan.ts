@@ -102,6 +102,7 @@ async function runMuxer (opts: WanOptions, link: Link, name: MuxerName, streams:
   const sending = Array.from({ length: streams }, async () => {
     const stream: Stream = await muxers.client.createStream()
     await writeStrict(stream, chunk, each)
+    await stream.close()
   })
   await Promise.all([...sending, received])
   const rates = meter.rates(stop())
