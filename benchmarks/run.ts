@@ -61,10 +61,13 @@ const plans: Plan[] = [
   { id: 'memory', run: async () => memory({ count: 100, size: MiB, reps: reps(5, 2) }) },
   // over an emulated 1 Gbit/s link; minutes, not seconds, so only with --only wan or a full run
   { id: 'wan-throughput', run: async server => wan({ server, rttMs: [20, 50, 100], total: (quick ? 64 : 256) * MiB, reps: reps(5, 2) }) },
-  { id: 'wan-paused', run: async server => [
-    await paused({ server, rttMs: 50, streams: 1, readFirst: 32 * MiB, offer: 32 * MiB, reps: reps(3, 1) }),
-    await paused({ server, rttMs: 50, streams: 100, readFirst: MiB, offer: MiB, reps: reps(3, 1) })
-  ] }
+  {
+    id: 'wan-paused',
+    run: async server => [
+      await paused({ server, rttMs: 50, streams: 1, readFirst: 32 * MiB, offer: 32 * MiB, reps: reps(3, 1) }),
+      await paused({ server, rttMs: 50, streams: 100, readFirst: MiB, offer: MiB, reps: reps(3, 1) })
+    ]
+  }
 ]
 
 const selected = only == null ? plans : plans.filter(p => only.some(o => p.id.startsWith(o)))

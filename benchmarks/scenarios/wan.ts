@@ -5,19 +5,19 @@
  * Throughput of one stream and of 8 streams, and the bytes paused readers leave buffered.
  */
 import { Worker } from 'node:worker_threads'
-import { runRotated, startClock } from '../harness.ts'
-import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { mplex } from '@libp2p/mplex'
 import { muxado } from '../../src/index.ts'
+import { buffered, pauseAfter, settled } from '../../test/helpers/paused-readers.ts'
+import { runRotated, startClock } from '../harness.ts'
+import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, tcpPair } from '../pairs.ts'
 import { CHUNK } from './bulk.ts'
+import type { LinkOptions } from '../../test/helpers/link-emulator.ts'
 import type { MetricDef, Metrics, ScenarioResult } from '../harness.ts'
-import { buffered, pauseAfter, settled } from '../../test/helpers/paused-readers.ts'
 import type { MuxerName } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
-import type { LinkOptions } from '../../test/helpers/link-emulator.ts'
 import type { Stream, StreamMuxerFactory } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
