@@ -1,12 +1,12 @@
 import net from 'node:net'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
-import { defaultConfig } from '../src/config.ts'
-import { muxado } from '../src/index.ts'
-import { SocketConnection } from '../src/net/index.ts'
-import { LinkEmulator } from './helpers/link-emulator.ts'
-import { buffered, pauseAfter, settled } from './helpers/paused-readers.ts'
-import type { MuxadoMuxer } from '../src/index.ts'
+import { defaultConfig } from '../../src/config.ts'
+import { muxado } from '../../src/index.ts'
+import { SocketConnection } from '../../src/net/index.ts'
+import { LinkEmulator } from '../helpers/link-emulator.ts'
+import { buffered, pauseAfter, settled } from '../helpers/paused-readers.ts'
+import type { MuxadoMuxer } from '../../src/index.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB

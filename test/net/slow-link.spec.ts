@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { expect } from 'aegir/chai'
-import { LinkEmulator } from './helpers/link-emulator.ts'
-import { cleanup, dialTracked, listenTracked, payload } from './net/helpers.ts'
-import type { Session } from '../src/net/index.ts'
+import { LinkEmulator } from '../helpers/link-emulator.ts'
+import { cleanup, dialTracked, listenTracked, payload } from './helpers.ts'
+import type { Session } from '../../src/net/index.ts'
 
 const RTT_MS = 100
 const BITS_PER_SECOND = 2e6
