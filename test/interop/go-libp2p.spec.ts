@@ -256,6 +256,28 @@ describe('interop: js-libp2p 3 with this project\'s minimal Go libp2p peer (Go m
     }
   }
 
+  // the session a Go peer reading in small reads used to kill: a WNDINC per Read(), most of them
+  // for streams the JS side has already closed (issue: TooManyUselessFramesError)
+  for (const direction of DIRECTIONS) {
+    describe(`${direction.title}, JS muxers [muxado()], early negotiation: Go reading in 64-byte reads`, function () {
+      it('5 rounds × 100 streams × 10,000 B echoed by JS, every byte checked, and the connection still opens streams', async function () {
+        this.timeout(60_000)
+        const pair = await connectPair([muxado()], 'early', direction.jsDials)
+        try {
+          for (let round = 0; round < 5; round++) {
+            const result = await pair.go.run('echo', { count: 100, bytes: 10_000, readSize: 64 })
+            expect(result.failures, `round ${round + 1}`).to.deep.equal([])
+          }
+          expect(pair.conn.status).to.equal('open')
+          const reply = await echo(pair.node, pair.conn.remotePeer, pattern(1000, 7))
+          expect(sha256(reply)).to.equal(sha256(pattern(1000, 7)))
+        } finally {
+          await stopPair(pair)
+        }
+      })
+    })
+  }
+
   describe('JS dials Go, JS muxers [muxado(), yamux()], early negotiation, connection opened before the matrix', function () {
     it('left idle for 20 s, it stays up: heartbeats went both ways and were answered', async function () {
       this.timeout(IDLE_MS + 30_000)

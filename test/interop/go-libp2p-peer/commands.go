@@ -22,6 +22,9 @@ type command struct {
 	Cmd   string `json:"cmd"`
 	Count int    `json:"count"` // ping: round trips; echo: concurrent streams
 	Bytes int    `json:"bytes"` // echo: per stream; halfclose: sent
+	// echo: bytes per Read() of the answer (0: read it all at once). Go muxado sends a WNDINC
+	// per Read(), many of them after the remote closed the stream
+	ReadSize int `json:"readSize"`
 }
 
 func (p *peer) runCommands(in io.Reader) {
@@ -45,7 +48,7 @@ func (p *peer) run(c command) {
 	case "ping":
 		err = p.ping(c.Count, result)
 	case "echo":
-		err = p.echo(c.Count, c.Bytes, result)
+		err = p.echo(c.Count, c.Bytes, c.ReadSize, result)
 	case "halfclose":
 		err = p.halfClose(c.Bytes)
 	case "expect-reset":
@@ -127,7 +130,7 @@ func (p *peer) ping(count int, result ev) error {
 
 // echo opens count streams at once; each sends its pattern (byte k of stream i is
 // (i*31 + k) & 0xff), half-closes, and checks that the same bytes come back before the FIN.
-func (p *peer) echo(count, size int, result ev) error {
+func (p *peer) echo(count, size, readSize int, result ev) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	failures := []string{}
@@ -135,7 +138,7 @@ func (p *peer) echo(count, size int, result ev) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if err := p.echoOne(i, size); err != nil {
+			if err := p.echoOne(i, size, readSize); err != nil {
 				mu.Lock()
 				failures = append(failures, fmt.Sprintf("stream %d: %v", i, err))
 				mu.Unlock()
@@ -150,7 +153,7 @@ func (p *peer) echo(count, size int, result ev) error {
 	return nil
 }
 
-func (p *peer) echoOne(index, size int) error {
+func (p *peer) echoOne(index, size, readSize int) error {
 	st, err := p.open(echoProtocol)
 	if err != nil {
 		return err
@@ -163,7 +166,7 @@ func (p *peer) echoOne(index, size int) error {
 		st.Write(want)
 		st.HalfClose(nil)
 	}()
-	got, err := io.ReadAll(st)
+	got, err := readAllIn(st, readSize)
 	if err != nil {
 		return fmt.Errorf("after %d bytes: %v", len(got), err)
 	}
@@ -171,6 +174,29 @@ func (p *peer) echoOne(index, size int) error {
 		return fmt.Errorf("got %d bytes back, not the %d sent", len(got), size)
 	}
 	return nil
+}
+
+// readAllIn reads st to EOF in Reads of at most readSize bytes (all at once when 0): what
+// multistream-select's reader buffered, then the muxado stream itself, one WNDINC per Read.
+func readAllIn(st stream, readSize int) ([]byte, error) {
+	if readSize <= 0 {
+		return io.ReadAll(st)
+	}
+	buffered, _ := st.r.Peek(st.r.Buffered())
+	r := io.MultiReader(bytes.NewReader(append([]byte{}, buffered...)), st.Stream)
+	st.r.Discard(len(buffered))
+	var all []byte
+	buf := make([]byte, readSize)
+	for {
+		n, err := r.Read(buf)
+		all = append(all, buf[:n]...)
+		if err == io.EOF {
+			return all, nil
+		}
+		if err != nil {
+			return all, err
+		}
+	}
 }
 
 // halfClose sends size bytes and its FIN, then expects the remote's answer after that FIN:
