@@ -35,12 +35,12 @@ export async function writeSocket (socket: net.Socket, chunk: Uint8Array, total:
 }
 
 /** Resolves once `total` bytes have arrived as 'message' events (rejects if the stream closes first) */
-export async function readBytes (stream: MessageStream, total: number, onMessage?: () => void): Promise<void> {
+export async function readBytes (stream: MessageStream, total: number, onMessage?: (bytes: number) => void): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     let received = 0
     const onData = (evt: { data: { byteLength: number } }): void => {
       received += evt.data.byteLength
-      onMessage?.()
+      onMessage?.(evt.data.byteLength)
       if (received >= total) {
         cleanup()
         resolve()
@@ -60,19 +60,20 @@ export async function readBytes (stream: MessageStream, total: number, onMessage
 }
 
 /** Same as `readBytes` for a bare socket */
-export async function readSocket (socket: net.Socket, total: number): Promise<void> {
+export async function readSocket (socket: net.Socket, total: number, onData?: (bytes: number) => void): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     let received = 0
-    const onData = (buf: Buffer): void => {
+    const onChunk = (buf: Buffer): void => {
       received += buf.byteLength
+      onData?.(buf.byteLength)
       if (received >= total) {
-        socket.off('data', onData)
+        socket.off('data', onChunk)
         socket.off('close', onClose)
         resolve()
       }
     }
     const onClose = (): void => { reject(new Error(`socket closed after ${received} of ${total} bytes`)) }
-    socket.on('data', onData)
+    socket.on('data', onChunk)
     socket.once('close', onClose)
   })
 }

@@ -44,10 +44,10 @@ export class LoopbackServer {
     return s
   }
 
-  async connect (): Promise<SocketPair> {
-    const address = this.server.address() as net.AddressInfo
+  /** A connected pair; with `via`, the client dials that port (a link emulator relaying to us) */
+  async connect (via?: number): Promise<SocketPair> {
     const accepted = new Promise<net.Socket>(resolve => { this.waiting.push(resolve) })
-    const client = net.connect({ host: '127.0.0.1', port: address.port, noDelay: true, allowHalfOpen: false })
+    const client = net.connect({ host: '127.0.0.1', port: via ?? this.port, noDelay: true, allowHalfOpen: false })
     await new Promise<void>((resolve, reject) => {
       client.once('connect', resolve)
       client.once('error', reject)
@@ -55,6 +55,10 @@ export class LoopbackServer {
     const server = await accepted
     server.setNoDelay(true)
     return { client, server }
+  }
+
+  get port (): number {
+    return (this.server.address() as net.AddressInfo).port
   }
 
   async close (): Promise<void> {
@@ -83,9 +87,9 @@ async function loadToMultiaddrConnection (): Promise<(init: ToMaConnInit) => Mul
   return toMaConn as (init: ToMaConnInit) => MultiaddrConnection
 }
 
-export async function tcpPair (server: LoopbackServer): Promise<ConnPair & { sockets: SocketPair }> {
+export async function tcpPair (server: LoopbackServer, via?: number): Promise<ConnPair & { sockets: SocketPair }> {
   const wrap = await loadToMultiaddrConnection()
-  const sockets = await server.connect()
+  const sockets = await server.connect(via)
   return {
     sockets,
     client: wrap({ socket: sockets.client, direction: 'outbound', log: logger('bench:tcp:client') }),

@@ -2,7 +2,7 @@
  * Benchmark runner. Usage (after building):
  * `node --expose-gc --import ./test/polyfill.mjs dist/benchmarks/run.js [--quick] [--only a,b] [--reps N] [--out name]`
  *
- * Scenarios: bulk-tcp, bulk-memlite, bulk-noise, bulk-net-api, streams, open, rtt, memory (`--only`
+ * Scenarios: bulk-tcp, bulk-memlite, bulk-noise, bulk-net-api, streams, open, rtt, memory, wan-throughput, wan-paused (`--only`
  * matches prefixes, so `--only bulk` runs the four bulk scenarios). Results go to benchmarks/results/<name>.{md,json,svg};
  * the name is `latest` for a full run and `quick` otherwise. Progress goes to stderr.
  */
@@ -21,6 +21,7 @@ import { bulkNetApi } from './scenarios/net-api.ts'
 import { bulkNoise } from './scenarios/noise.ts'
 import { open } from './scenarios/open.ts'
 import { streams } from './scenarios/streams.ts'
+import { paused, wan } from './scenarios/wan.ts'
 import { svg } from './svg.ts'
 import type { ScenarioResult } from './harness.ts'
 
@@ -44,7 +45,7 @@ const reps = (full: number, fast: number): number => repsOverride ?? (quick ? fa
 
 interface Plan {
   id: string
-  run(server: LoopbackServer): Promise<ScenarioResult>
+  run(server: LoopbackServer): Promise<ScenarioResult | ScenarioResult[]>
 }
 
 const plans: Plan[] = [
@@ -57,7 +58,16 @@ const plans: Plan[] = [
   { id: 'streams', run: async server => streams({ server, count: 100, size: MiB, reps: reps(7, 3) }) },
   { id: 'open', run: async server => open({ server, total: quick ? 2_000 : 10_000, inFlight: 100, reps: reps(5, 3) }) },
   { id: 'rtt', run: async server => latency({ server, warmup: quick ? 200 : 1_000, count: quick ? 2_000 : 10_000, reps: reps(5, 3) }) },
-  { id: 'memory', run: async () => memory({ count: 100, size: MiB, reps: reps(5, 2) }) }
+  { id: 'memory', run: async () => memory({ count: 100, size: MiB, reps: reps(5, 2) }) },
+  // over an emulated 1 Gbit/s link; minutes, not seconds, so only with --only wan or a full run
+  { id: 'wan-throughput', run: async server => wan({ server, rttMs: [20, 50, 100], total: (quick ? 64 : 256) * MiB, reps: reps(5, 2) }) },
+  {
+    id: 'wan-paused',
+    run: async server => [
+      await paused({ server, rttMs: 50, streams: 1, readFirst: 32 * MiB, offer: 32 * MiB, reps: reps(3, 1) }),
+      await paused({ server, rttMs: 50, streams: 100, readFirst: MiB, offer: MiB, reps: reps(3, 1) })
+    ]
+  }
 ]
 
 const selected = only == null ? plans : plans.filter(p => only.some(o => p.id.startsWith(o)))
@@ -75,9 +85,10 @@ const server = await LoopbackServer.start()
 const scenarios: ScenarioResult[] = []
 for (const plan of selected) {
   progress(`# ${plan.id}`)
-  const result = await plan.run(server)
-  progress(`  done in ${(result.elapsedMs / 1e3).toFixed(1)} s${result.issues.length > 0 ? `, ${result.issues.length} issue(s)` : ''}`)
-  scenarios.push(result)
+  for (const result of [await plan.run(server)].flat()) {
+    progress(`  ${result.id} done in ${(result.elapsedMs / 1e3).toFixed(1)} s${result.issues.length > 0 ? `, ${result.issues.length} issue(s)` : ''}`)
+    scenarios.push(result)
+  }
 }
 await server.close()
 

@@ -3,12 +3,25 @@ import type { StreamMuxerOptions } from '@libp2p/interface'
 
 export interface MuxadoInit extends StreamMuxerOptions {
   /**
-   * How far a stream's receive window may grow while the application keeps up with the data.
-   * Every stream starts at muxado's fixed 65536 bytes; a Go peer accepts any grant.
+   * How far a stream's receive window may grow. Every stream starts at muxado's fixed 65536
+   * bytes and doubles while its reader drains it in under two round trips (the window, not the
+   * link or the application, is the limit); a Go peer accepts any grant. The default covers a
+   * 1 Gbit/s path with a 100 ms round trip (12.5 MB in flight). A stream whose reader pauses
+   * buffers at most this much.
    *
-   * @default 1_048_576
+   * @default 16_777_216
    */
   maxStreamWindow?: number
+
+  /**
+   * The session's receive budget: bytes the stream windows of one session may grow beyond their
+   * initial 65536, all together, shared equally among the streams that are growing. A peer can
+   * make one session buffer at most this plus 65536 per stream. The default lets one stream
+   * fill a 1 Gbit/s × 100 ms path with room to spare, or 8 streams 4 MiB each.
+   *
+   * @default 33_554_432
+   */
+  sessionReceiveBudget?: number
 
   /**
    * Frames decoded from the connection before yielding to the event loop, so that a chunk
@@ -87,6 +100,7 @@ export interface MuxadoConfig {
   maxInboundStreams: number
   maxOutboundStreams: number
   maxStreamWindow: number
+  sessionReceiveBudget: number
   maxFramesPerTurn: number
   maxUselessFrames: number
   maxStreamResets: number
@@ -101,7 +115,8 @@ export interface MuxadoConfig {
 export const defaultConfig: MuxadoConfig = {
   maxInboundStreams: 1_000,
   maxOutboundStreams: 1_000,
-  maxStreamWindow: 1_048_576,
+  maxStreamWindow: 16 * 1024 * 1024,
+  sessionReceiveBudget: 32 * 1024 * 1024,
   maxFramesPerTurn: 1024,
   maxUselessFrames: 1000,
   maxStreamResets: 1000,
@@ -125,6 +140,7 @@ export function resolveConfig (init: MuxadoInit = {}): MuxadoConfig {
     maxInboundStreams: init.maxInboundStreams ?? defaultConfig.maxInboundStreams,
     maxOutboundStreams: init.maxOutboundStreams ?? defaultConfig.maxOutboundStreams,
     maxStreamWindow: init.maxStreamWindow ?? defaultConfig.maxStreamWindow,
+    sessionReceiveBudget: init.sessionReceiveBudget ?? defaultConfig.sessionReceiveBudget,
     maxFramesPerTurn: init.maxFramesPerTurn ?? defaultConfig.maxFramesPerTurn,
     maxUselessFrames: init.maxUselessFrames ?? defaultConfig.maxUselessFrames,
     maxStreamResets: init.maxStreamResets ?? defaultConfig.maxStreamResets,

@@ -1,5 +1,6 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { HeartbeatTimeoutError } from './errors.ts'
+import type { RttEstimator } from './rtt.ts'
 import type { MuxadoStream } from './stream.ts'
 
 /**
@@ -38,26 +39,34 @@ export function answerHeartbeats (stream: MuxadoStream): void {
 
 /**
  * Pings the peer on our own heartbeat stream, one ping in flight at a time, and measures the
- * round trip. No echo within `timeout` means the peer or the path is dead.
+ * round trip. No echo within `timeout`, and nothing else from the peer either, means the peer or
+ * the path is dead. On a slow link a ping can wait seconds behind the DATA already in flight, so
+ * a late echo alone, while the peer's frames keep arriving, extends the wait instead.
  */
 export class Heartbeat {
-  /** ms taken by the last ping's round trip; undefined until one completes */
-  rtt?: number
   private readonly stream: MuxadoStream
   private readonly options: HeartbeatOptions
+  private readonly rtt: RttEstimator
   private readonly onTimeout: (err: HeartbeatTimeoutError) => void
   private readonly echo = new Uint8ArrayList()
   private pingId = 0
   private sentAt = 0
   private timer?: ReturnType<typeof setTimeout>
   private stopped = false
+  private heardFromPeer = false
 
-  constructor (stream: MuxadoStream, options: HeartbeatOptions, onTimeout: (err: HeartbeatTimeoutError) => void) {
+  constructor (stream: MuxadoStream, options: HeartbeatOptions, rtt: RttEstimator, onTimeout: (err: HeartbeatTimeoutError) => void) {
     this.stream = stream
     this.options = options
+    this.rtt = rtt
     this.onTimeout = onTimeout
     stream.addEventListener('message', (evt) => { this.onEcho(evt.data) })
     this.sendPing()
+  }
+
+  /** Bytes arrived from the peer: it is alive, whatever became of the last ping */
+  heard (): void {
+    this.heardFromPeer = true
   }
 
   stop (): void {
@@ -77,9 +86,17 @@ export class Heartbeat {
     new DataView(ping.buffer).setUint32(0, this.pingId)
     this.sentAt = performance.now()
     this.stream.send(ping)
-    this.schedule(this.options.timeout, () => {
-      this.onTimeout(new HeartbeatTimeoutError(`No heartbeat echo within ${this.options.timeout} ms`))
-    })
+    this.heardFromPeer = false
+    this.schedule(this.options.timeout, this.waitedForEcho)
+  }
+
+  private readonly waitedForEcho = (): void => {
+    if (this.heardFromPeer) {
+      this.heardFromPeer = false
+      this.schedule(this.options.timeout, this.waitedForEcho)
+      return
+    }
+    this.onTimeout(new HeartbeatTimeoutError(`No heartbeat echo and no other frame within ${this.options.timeout} ms`))
   }
 
   private onEcho (data: Uint8Array | Uint8ArrayList): void {
@@ -88,7 +105,7 @@ export class Heartbeat {
       const answered = this.echo.getUint32(0) === this.pingId
       this.echo.consume(PING_LENGTH)
       if (answered && !this.stopped) {
-        this.rtt = performance.now() - this.sentAt
+        this.rtt.add(performance.now() - this.sentAt)
         this.schedule(this.options.interval, () => { this.sendPing() })
       }
     }

@@ -7,10 +7,14 @@ import { LateFrames } from './late-frames.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
+import { ReceiveBudget } from './receive-budget.ts'
+import { RttEstimator } from './rtt.ts'
 import { MuxadoStream } from './stream.ts'
 import { profileTransport } from './transport.ts'
 import { ConnectionWriter } from './writer.ts'
+import { yieldToEventLoop } from './yield.ts'
 import type { MuxadoConfig } from './config.ts'
+import type { WindowTuning } from './flow.ts'
 import type { FrameHandler } from './protocol/decode.ts'
 import type { StreamSession } from './stream.ts'
 import type { AbortOptions, CreateStreamOptions, MessageStream, StreamMuxerOptions } from '@libp2p/interface'
@@ -32,10 +36,6 @@ export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
   streamType?: number
 }
-
-const yieldToEventLoop: (fn: () => void) => void = typeof setImmediate === 'function'
-  ? (fn) => { setImmediate(fn) }
-  : (fn) => { setTimeout(fn, 0) }
 
 /**
  * One muxado session over one connection. The outbound (dialing) side is the client and opens
@@ -61,6 +61,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private goawaySent = false
   private remoteGoaway?: RemoteGoAwayError
   private readonly heartbeat?: Heartbeat
+  private readonly rttEstimator = new RttEstimator()
+  /** how the streams' receive windows grow: the session's RTT and its receive budget */
+  private readonly windowTuning: WindowTuning
   private answeringHeartbeats = false
   private readonly uselessFrames: Budget
   private readonly streamResets: Budget
@@ -94,16 +97,20 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       log: this.log
     })
     maConn.addEventListener('drain', () => { this.writer.onDrain() })
+    this.windowTuning = { rtt: this.rttEstimator, budget: new ReceiveBudget(config.sessionReceiveBudget), now: () => performance.now() }
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
       const options = { interval: config.heartbeatInterval, timeout: config.heartbeatTimeout }
-      this.heartbeat = new Heartbeat(stream, options, (err) => { this.abort(err) })
+      this.heartbeat = new Heartbeat(stream, options, this.rttEstimator, (err) => { this.abort(err) })
     }
   }
 
-  /** ms taken by the last heartbeat round trip; undefined until one completes or with heartbeats off */
+  /**
+   * ms of the path's round trip: the smallest heartbeat round trip or grant-to-data delay of the
+   * session (queueing only ever adds to a sample); undefined until one is taken
+   */
   get rtt (): number | undefined {
-    return this.heartbeat?.rtt
+    return this.rttEstimator.min
   }
 
   // ---- StreamSession
@@ -118,6 +125,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   enqueue (bytes: Uint8Array): void {
     this.writer.enqueue(bytes)
+  }
+
+  enqueueUrgent (bytes: Uint8Array): void {
+    this.writer.enqueueUrgent(bytes)
   }
 
   /** Spend the churn budget for a stream reset the peer caused; false once the session is aborted */
@@ -169,6 +180,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   }
 
   onData (data: Uint8Array | Uint8ArrayList): void {
+    this.heartbeat?.heard()
     this.decoder.push(data)
     if (!this.decodeScheduled) { this.decodeFrames() }
   }
@@ -372,8 +384,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       log: this.log.newScope(`${direction}:${streamId}`),
       // libp2p's default is unbounded
       maxWriteBufferLength: streamOptions.maxWriteBufferLength ?? this.config.maxWriteBufferLength,
+      // the window already bounds what a paused reader holds; libp2p's 4 MiB default would reset
+      // a paused stream whose window grew past it, and a smaller limit caps the window instead
+      maxReadBufferLength: streamOptions.maxReadBufferLength ?? this.config.maxStreamWindow,
       session: this,
-      maxStreamWindow: this.config.maxStreamWindow
+      maxStreamWindow: Math.min(this.config.maxStreamWindow, streamOptions.maxReadBufferLength ?? Infinity),
+      // the session's own streams carry a few bytes each way: they never grow, and go first
+      tuning: hidden ? undefined : this.windowTuning,
+      urgent: hidden
     })
     this.streamsById.set(streamId, stream)
     this.track(stream, direction, hidden, 1)

@@ -6,6 +6,7 @@ import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamRese
 import { ReceiveWindow } from './flow.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
+import type { WindowTuning } from './flow.ts'
 import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 
@@ -13,6 +14,8 @@ import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 export interface StreamSession {
   /** queue bytes for the connection; frames queued in one event-loop turn go out together */
   enqueue(bytes: Uint8Array): void
+  /** queue bytes ahead of everything `enqueue` queued in this turn (heartbeats) */
+  enqueueUrgent(bytes: Uint8Array): void
   /** false while the connection refuses more data */
   readonly writable: boolean
   /** false once the session is going down and per-stream frames are pointless */
@@ -29,6 +32,10 @@ export interface MuxadoStreamInit extends AbstractStreamInit {
   streamType: number
   session: StreamSession
   maxStreamWindow: number
+  /** the session's RTT estimate and receive budget; without it the window stays at 64 KiB */
+  tuning?: WindowTuning
+  /** every frame of this stream goes ahead of other streams' frames (the heartbeat streams) */
+  urgent?: boolean
 }
 
 /**
@@ -40,6 +47,7 @@ export class MuxadoStream extends AbstractStream {
   readonly streamType: number
   private readonly session: StreamSession
   private readonly receiveWindow: ReceiveWindow
+  private readonly enqueue: (bytes: Uint8Array) => void
   private sendWindow = INITIAL_WINDOW
   /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
   private unseenByPeer = false
@@ -52,11 +60,13 @@ export class MuxadoStream extends AbstractStream {
     this.streamId = init.streamId
     this.streamType = init.streamType
     this.session = init.session
-    this.receiveWindow = new ReceiveWindow(init.maxStreamWindow)
+    this.receiveWindow = new ReceiveWindow(init.maxStreamWindow, init.tuning)
+    this.enqueue = init.urgent === true ? (bytes) => { init.session.enqueueUrgent(bytes) } : (bytes) => { init.session.enqueue(bytes) }
+    this.addEventListener('close', () => { this.receiveWindow.stopTuning() }, { once: true })
 
     // Allocating the id and queueing the SYN in one step keeps SYNs in id order
     if (this.direction === 'outbound') {
-      this.session.enqueue(encodeSyn(this.streamId, this.streamType))
+      this.enqueue(encodeSyn(this.streamId, this.streamType))
     }
   }
 
@@ -145,12 +155,12 @@ export class MuxadoStream extends AbstractStream {
 
   sendReset (err: Error): void {
     if (!this.session.open || this.unseenByPeer) { return }
-    this.session.enqueue(encodeRst(this.streamId, streamResetCode(err)))
+    this.enqueue(encodeRst(this.streamId, streamResetCode(err)))
   }
 
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
     // FIN always rides on DATA; a SYN|FIN is never sent (PROTOCOL.md B4)
-    this.session.enqueue(encodeDataHeader(this.streamId, 0, true))
+    this.enqueue(encodeDataHeader(this.streamId, 0, true))
     options?.signal?.throwIfAborted()
   }
 
@@ -173,8 +183,8 @@ export class MuxadoStream extends AbstractStream {
     if (data instanceof Uint8Array) {
       for (let offset = 0; offset < bytes; offset += MAX_PAYLOAD) {
         const n = Math.min(MAX_PAYLOAD, bytes - offset)
-        this.session.enqueue(encodeDataHeader(this.streamId, n, false))
-        this.session.enqueue(n === data.byteLength ? data : data.subarray(offset, offset + n))
+        this.enqueue(encodeDataHeader(this.streamId, n, false))
+        this.enqueue(n === data.byteLength ? data : data.subarray(offset, offset + n))
       }
       return
     }
@@ -187,10 +197,10 @@ export class MuxadoStream extends AbstractStream {
         if (frameLeft === 0) {
           frameLeft = Math.min(MAX_PAYLOAD, unframed)
           unframed -= frameLeft
-          this.session.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
+          this.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
         }
         const n = Math.min(frameLeft, buf.byteLength - offset)
-        this.session.enqueue(buf.subarray(offset, offset + n))
+        this.enqueue(buf.subarray(offset, offset + n))
         offset += n
         frameLeft -= n
       }
@@ -231,6 +241,7 @@ export class MuxadoStream extends AbstractStream {
     // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
     if (fin) {
       this.deliverReceived()
+      this.receiveWindow.peerFinished()
       this.onRemoteCloseWrite()
     }
   }
@@ -348,7 +359,7 @@ export class MuxadoStream extends AbstractStream {
 
   private grant (increment: number): void {
     if (increment > 0 && this.session.open && this.status === 'open') {
-      this.session.enqueue(encodeWndinc(this.streamId, increment))
+      this.enqueue(encodeWndinc(this.streamId, increment))
     }
   }
 }

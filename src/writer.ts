@@ -53,6 +53,8 @@ export interface ConnectionWriterInit {
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
   private views: Uint8Array[] = []
+  /** heartbeat frames: they go out ahead of the batch so a ping does not wait behind DATA */
+  private urgent: Uint8Array[] = []
   private bytes = 0
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
@@ -76,9 +78,23 @@ export class ConnectionWriter {
     }
   }
 
+  /** Queue a frame ahead of everything `enqueue` queued in this turn */
+  enqueueUrgent (bytes: Uint8Array): void {
+    this.urgent.push(bytes)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
   /** Send everything queued now */
   readonly flush = (): void => {
     this.flushScheduled = false
+    if (this.urgent.length > 0) {
+      for (const view of this.urgent) { this.bytes += view.byteLength }
+      this.views.unshift(...this.urgent)
+      this.urgent = []
+    }
     if (this.bytes === 0) {
       return
     }

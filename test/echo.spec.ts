@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import { pipe } from 'it-pipe'
 import { pushable } from 'it-pushable'
 import pDefer from 'p-defer'
+import { concatBytes } from './helpers/bytes.ts'
 import { echoInbound, muxerPair, pattern, readAll, write } from './helpers/muxer-pair.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -65,7 +66,7 @@ describe('echo', () => {
     source.end()
     await sent
     await allArrived.promise
-    expect(Buffer.concat(received)).to.deep.equal(Buffer.concat(chunks))
+    expect(concatBytes(received)).to.deep.equal(concatBytes(chunks))
     await client.close()
   })
 })

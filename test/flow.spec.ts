@@ -1,5 +1,27 @@
 import { expect } from 'aegir/chai'
 import { ReceiveWindow } from '../src/flow.ts'
+import { ReceiveBudget } from '../src/receive-budget.ts'
+import { RttEstimator } from '../src/rtt.ts'
+import type { WindowTuning } from '../src/flow.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** A session's tuning with a clock the test moves and an RTT already measured */
+function tuning (rttMs: number | undefined, budget = 32 * MiB): WindowTuning & { clock: { ms: number } } {
+  const clock = { ms: 0 }
+  const rtt = new RttEstimator()
+  if (rttMs !== undefined) { rtt.add(rttMs) }
+  return { clock, rtt, budget: new ReceiveBudget(budget), now: () => clock.ms }
+}
+
+/** `ms` after the last grant, the peer's data fills the window and the reader takes it all; returns the grant */
+function roundTrip (window: ReceiveWindow, t: { clock: { ms: number } }, ms: number): number {
+  t.clock.ms += ms
+  const bytes = window.remaining
+  window.receive(bytes)
+  return window.consume(bytes)
+}
 
 describe('ReceiveWindow', () => {
   it('accepts exactly the initial 65536 bytes', () => {
@@ -23,22 +45,199 @@ describe('ReceiveWindow', () => {
     expect(window.release()).to.equal(100)
   })
 
-  it('doubles the window up to the maximum while the reader keeps up', () => {
-    const window = new ReceiveWindow(262144)
+  it('stays at 65536 bytes without tuning (the session\'s own streams)', () => {
+    const window = new ReceiveWindow(MiB)
+    window.receive(65536)
+    expect(window.consume(65536)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('doubles for each quarter of the window the reader drains in under a round trip, up to the maximum', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    // 64 KiB consumed: quarters of 16 KiB (64 → 128 KiB), then of 32 KiB (→ 256 KiB), 16 KiB left over
+    expect(roundTrip(window, t, 100)).to.equal(64 * KiB + 192 * KiB)
+    expect(window.limit).to.equal(256 * KiB)
+    expect(roundTrip(window, t, 100)).to.equal(256 * KiB + 768 * KiB)
+    expect(window.limit).to.equal(MiB)
+    expect(roundTrip(window, t, 100)).to.equal(MiB)
+    expect(window.limit).to.equal(MiB)
+  })
+
+  it('a message that spans several quarters grows the window as its frames would have, one by one', () => {
+    const t = tuning(100)
+    const whole = new ReceiveWindow(MiB, t)
+    whole.receive(65536)
+    whole.consume(65536)
+    const framed = new ReceiveWindow(MiB, t)
+    for (let i = 0; i < 4; i++) {
+      framed.receive(16384)
+      framed.consume(16384)
+    }
+    expect(whole.limit).to.equal(256 * KiB)
+    expect(framed.limit).to.equal(whole.limit)
+  })
+
+  it('a reader that resumes after a pause does not grow: its first quarter took too long', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    t.clock.ms += 1000
+    expect(window.consume(65536)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('does not grow when the whole window took four round trips or more: the link or the sender is the limit', () => {
+    const t = tuning(10)
+    const window = new ReceiveWindow(MiB, t)
+    expect(roundTrip(window, t, 40)).to.equal(65536)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('ends an epoch at each quarter of the window, so one burst can double it twice', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(16384)
+    expect(window.consume(16384)).to.equal(16384 + 65536)
+    expect(window.limit).to.equal(128 * KiB)
     window.receive(32768)
-    expect(window.consume(32768)).to.equal(32768 + 65536)
-    expect(window.remaining).to.equal(131072)
-    window.receive(131072)
-    expect(window.consume(131072)).to.equal(131072 + 131072)
-    expect(window.remaining).to.equal(262144)
-    window.receive(262144)
-    expect(window.consume(262144)).to.equal(262144)
+    expect(window.consume(32768)).to.equal(32768 + 131072)
+    expect(window.limit).to.equal(256 * KiB)
+  })
+
+  it('grows while the reader keeps up before any round trip is measured', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    expect(window.consume(65536)).to.equal(64 * KiB + 192 * KiB)
   })
 
   it('does not grow while consumed data is still waiting behind unconsumed data', () => {
-    const window = new ReceiveWindow(262144)
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
     window.receive(65536)
     expect(window.consume(32768)).to.equal(32768)
-    expect(window.remaining).to.equal(32768)
+    expect(window.limit).to.equal(65536)
+  })
+
+  it('grants every 256 KiB once the window is larger than 512 KiB', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    for (let i = 0; i < 4; i++) { roundTrip(window, t, 100) }
+    expect(window.limit).to.equal(MiB)
+    window.receive(300 * KiB)
+    expect(window.consume(255 * KiB)).to.equal(0)
+    expect(window.consume(KiB)).to.equal(256 * KiB)
+  })
+
+  it('measures a round trip from a grant to a sender that had used the whole window to its next data', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(65536)
+    t.clock.ms = 5
+    window.consume(65536)
+    t.clock.ms = 47
+    window.receive(1)
+    expect(t.rtt.min).to.equal(42)
+  })
+
+  it('takes no sample when the sender still had window: its data may have left before the grant', () => {
+    const t = tuning(undefined)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(40000)
+    window.consume(40000)
+    t.clock.ms = 1
+    window.receive(1)
+    expect(t.rtt.min).to.equal(undefined)
+  })
+
+  it('grows no further than the session budget, and gives its share back on release', () => {
+    const t = tuning(100, 96 * KiB)
+    const window = new ReceiveWindow(MiB, t)
+    roundTrip(window, t, 100)
+    roundTrip(window, t, 100)
+    expect(window.limit).to.equal(64 * KiB + 96 * KiB)
+    expect(t.budget.held).to.equal(96 * KiB)
+    window.release()
+    expect(t.budget.held).to.equal(0)
+  })
+
+  it('gives its share back when the peer finishes, unless its reader is more than the initial window behind', () => {
+    const t = tuning(100)
+    const caughtUp = new ReceiveWindow(MiB, t)
+    roundTrip(caughtUp, t, 100)
+    const behind = new ReceiveWindow(MiB, t)
+    roundTrip(behind, t, 100)
+    expect(t.budget.held).to.equal(2 * 192 * KiB)
+    behind.receive(65537)
+    behind.peerFinished()
+    caughtUp.peerFinished()
+    expect(t.budget.held).to.equal(192 * KiB)
+  })
+
+  it('a window over its fair share withholds credit until it is back at its share', () => {
+    const t = tuning(100, MiB)
+    const fast = new ReceiveWindow(4 * MiB, t)
+    for (let i = 0; i < 3; i++) { roundTrip(fast, t, 100) }
+    expect(fast.limit).to.equal(64 * KiB + MiB)
+    // a second stream asks for growth: the budget is spent, so it waits for the first to shrink
+    const late = new ReceiveWindow(4 * MiB, t)
+    expect(roundTrip(late, t, 100)).to.equal(65536)
+    const fastGrant = roundTrip(fast, t, 100)
+    expect(fast.limit).to.equal(64 * KiB + MiB / 2)
+    // it had consumed its whole window: it grants back only its new, smaller window
+    expect(fastGrant).to.equal(64 * KiB + MiB / 2)
+    // its data came a round trip after its last grant, while the first stream's did
+    expect(roundTrip(late, t, 0)).to.equal(64 * KiB + 192 * KiB)
+    expect(t.budget.held).to.be.at.most(MiB)
+  })
+})
+
+describe('ReceiveBudget', () => {
+  it('never lets the streams together hold more than the total', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    const b = {}
+    expect(budget.resize(a, 800, 0, 0)).to.equal(800)
+    expect(budget.resize(b, 800, 0, 0)).to.equal(200)
+    expect(budget.held).to.equal(1000)
+  })
+
+  it('keeps credit already granted (the floor), even over a fair share', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    budget.resize(a, 1000, 0, 0)
+    budget.resize({}, 100, 0, 0)
+    expect(budget.resize(a, 1000, 900, 0)).to.equal(900)
+    expect(budget.held).to.equal(900)
+  })
+
+  it('stops counting a stream that has not asked for a second, so the others share without it', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    const quiet = {}
+    budget.resize(quiet, 0, 0, 0)
+    expect(budget.resize(a, 1000, 0, 10)).to.equal(500)
+    expect(budget.resize(a, 1000, 0, 1010)).to.equal(1000)
+  })
+
+  it('release returns a stream\'s whole share', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    budget.resize(a, 600, 0, 0)
+    budget.release(a)
+    expect(budget.held).to.equal(0)
+    expect(budget.resize({}, 1000, 0, 0)).to.equal(1000)
+  })
+})
+
+describe('RttEstimator', () => {
+  it('is the smallest sample so far: queueing only ever adds to one', () => {
+    const rtt = new RttEstimator()
+    expect(rtt.min).to.equal(undefined)
+    rtt.add(120)
+    rtt.add(100)
+    rtt.add(400)
+    expect(rtt.min).to.equal(100)
   })
 })

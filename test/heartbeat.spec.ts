@@ -1,9 +1,12 @@
+import { logger } from '@libp2p/logger'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { ErrorCode, FrameType, HEARTBEAT_STREAM_TYPE, HeartbeatTimeoutError } from '../src/index.ts'
 import { encodeDataHeader, encodeSyn } from '../src/protocol/index.ts'
+import { ConnectionWriter } from '../src/writer.ts'
 import { muxerPair } from './helpers/muxer-pair.ts'
 import { RawPeer, hex } from './helpers/raw-peer.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 const heartbeatSynFromGo = (id: number): Uint8Array => encodeSyn(id, HEARTBEAT_STREAM_TYPE, 0x7fffffff)
 
@@ -78,5 +81,39 @@ describe('heartbeat', () => {
     const goaway = await peer.waitForFrame(f => f.type === FrameType.GOAWAY)
     expect(goaway.errorCode).to.equal(ErrorCode.NoError)
     expect(peer.muxer.status).to.equal('closed')
+  })
+
+  it('a late echo does not end the session while the peer\'s frames keep arriving; silence then does', async () => {
+    const peer = new RawPeer('server', { enableHeartbeat: true, heartbeatInterval: 10, heartbeatTimeout: 100 })
+    peer.send(encodeSyn(3))
+    const stream = await peer.nextStream()
+    let closedAt = 0
+    stream.addEventListener('close', () => { closedAt = Date.now() })
+    // a peer whose echo is stuck behind its DATA: it never answers the ping, but keeps sending
+    const started = Date.now()
+    while (Date.now() - started < 400) {
+      peer.send(encodeDataHeader(3, 1, false), new Uint8Array(1))
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    expect(peer.muxer.status, 'session after 4 timeouts of a talking peer').to.equal('open')
+    const silentFrom = Date.now()
+    const evt: any = await pEvent(stream, 'close')
+    expect(evt.error).to.be.instanceOf(HeartbeatTimeoutError)
+    // the wait that saw the last frame is extended once: at most two timeouts of silence
+    expect(closedAt - silentFrom).to.be.within(0, 250)
+  })
+
+  it('heartbeat frames go out ahead of the DATA queued in the same turn', async () => {
+    const sent: Array<Uint8Array | Uint8ArrayList> = []
+    const writer = new ConnectionWriter({ send: (data) => { sent.push(data); return true }, gather: true, onStall: () => {}, writeTimeout: 1000, log: logger('test') })
+    const ping = encodeDataHeader(3, 4, false)
+    writer.enqueue(encodeDataHeader(5, 3, false))
+    writer.enqueue(Uint8Array.of(1, 2, 3))
+    writer.enqueueUrgent(ping)
+    writer.enqueueUrgent(Uint8Array.of(0, 0, 0, 7))
+    await Promise.resolve()
+    expect(sent).to.have.length(1)
+    const bytes = sent[0] instanceof Uint8Array ? sent[0] : sent[0].subarray()
+    expect(Array.from(bytes)).to.deep.equal([...ping, 0, 0, 0, 7, ...encodeDataHeader(5, 3, false), 1, 2, 3])
   })
 })

@@ -2,7 +2,9 @@ import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { ErrorCode, FrameType, MuxadoStream, ProtocolViolationError, RemoteGoAwayError, StreamResetByPeerError } from '../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../src/protocol/index.ts'
+import { concatBytes } from './helpers/bytes.ts'
 import { RawPeer, hex } from './helpers/raw-peer.ts'
+import { toHex } from './protocol/helpers.ts'
 import type { WireFrame } from './helpers/raw-peer.ts'
 
 const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
@@ -248,7 +250,7 @@ describe('muxer', () => {
       const kinds = peer.frames.map(f => f.type)
       expect(kinds.indexOf(FrameType.DATA)).to.be.lessThan(kinds.indexOf(FrameType.GOAWAY))
       expect(peer.frames.filter(isGoaway)).to.deep.equal([{ type: FrameType.GOAWAY, streamId: 0, flags: 0, lastStreamId: 5, errorCode: ErrorCode.NoError }])
-      const wire = Buffer.concat(rawBytes).toString('hex')
+      const wire = toHex(concatBytes(rawBytes))
       expect(wire).to.include('0008000600000000' + '00000005' + '00000000')
     })
 

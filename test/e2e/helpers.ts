@@ -28,14 +28,19 @@ export interface NodeOptions {
   muxers?: MuxerEntry[]
 }
 
-/** A node on 127.0.0.1 with TCP + Noise + muxado unless told otherwise; it answers ECHO */
-export async function createNode (options: NodeOptions = {}): Promise<Libp2p> {
-  const node = await createLibp2p({
+/** The config of a node on 127.0.0.1 with TCP + Noise + muxado unless told otherwise */
+function nodeConfig (options: NodeOptions): Libp2pOptions {
+  return {
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: options.transports ?? [tcp()],
     connectionEncrypters: options.encrypters ?? [noise()],
     streamMuxers: options.muxers ?? [muxado()]
-  } satisfies Libp2pOptions)
+  }
+}
+
+/** A node on 127.0.0.1 with TCP + Noise + muxado unless told otherwise; it answers ECHO */
+export async function createNode (options: NodeOptions = {}): Promise<Libp2p> {
+  const node = await createLibp2p(nodeConfig(options))
   await node.handle(ECHO, echoHandler, STREAM_LIMITS)
   return node
 }
@@ -43,12 +48,9 @@ export async function createNode (options: NodeOptions = {}): Promise<Libp2p> {
 export type ServiceNode = Libp2p<{ identify: Identify, ping: Ping }>
 
 /** As `createNode`, plus the identify and ping services */
-export async function createServiceNode (): Promise<ServiceNode> {
+export async function createServiceNode (options: NodeOptions = {}): Promise<ServiceNode> {
   const node = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [muxado()],
+    ...nodeConfig(options),
     services: { identify: identify(), ping: ping() }
   })
   await node.handle(ECHO, echoHandler, STREAM_LIMITS)

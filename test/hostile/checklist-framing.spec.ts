@@ -219,12 +219,14 @@ describe('hostile: framing and connection rows (RELIABILITY.md §3.1)', function
       expect(whole.events).to.include('fin 7 after 70000')
       expect(bytewise.events).to.deep.equal(whole.events)
       // our answers: the echo of the Go client's heartbeat ping, and window for the 70000 bytes.
-      // Reads are delivered per decoded chunk, so the window comes back in differently sized grants
+      // Reads are delivered per decoded chunk, and a window grows at each quarter of it consumed,
+      // so the window comes back in grants of different sizes and number, on the same streams
       const grants = (frames: WireFrame[]): WireFrame[] => frames.filter(f => f.type === FrameType.WNDINC)
       const others = (frames: WireFrame[]): WireFrame[] => frames.filter(f => f.type !== FrameType.WNDINC)
       expect(whole.frames.map(f => f.type)).to.include.members([FrameType.DATA, FrameType.WNDINC])
       expect(others(bytewise.frames)).to.deep.equal(others(whole.frames))
-      expect(grants(bytewise.frames).map(f => f.streamId)).to.deep.equal(grants(whole.frames).map(f => f.streamId))
+      const grantedStreams = (frames: WireFrame[]): number[] => [...new Set(grants(frames).map(f => f.streamId))]
+      expect(grantedStreams(bytewise.frames)).to.deep.equal(grantedStreams(whole.frames))
     })
   })
 

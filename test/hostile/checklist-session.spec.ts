@@ -2,10 +2,11 @@ import { ConnectionClosedError, StreamBufferError, StreamResetError } from '@lib
 import { MaxEarlyStreamsError } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
 import { DataAfterFinError, ERROR_TABLE, ErrorCode, FlowControlError, FrameError, FrameType, HEARTBEAT_STREAM_TYPE, HeartbeatTimeoutError, ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, StreamResetByPeerError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError } from '../../src/index.ts'
-import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from '../../src/net/index.ts'
+import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from '../../src/net/errors.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { write } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
+import { toHex } from '../protocol/helpers.ts'
 import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, sendAllCredit, expectGoaway, expectReleased, expectReleasedExceptHidden, isGoaway, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 
@@ -134,7 +135,7 @@ describe('hostile: budget, GOAWAY and connection rows (RELIABILITY.md §3.1)', f
       end(peer)
       await peer.waitForFrame(isGoaway)
       await sleep(5)
-      const wire = Buffer.from(concatBytes(raw)).toString('hex')
+      const wire = toHex(concatBytes(raw))
       const code = what === 'abort' ? ErrorCode.ProtocolError : ErrorCode.NoError
       expect(wire.endsWith('0008000600000000' + '00000005' + code.toString(16).padStart(8, '0'))).to.equal(true, wire)
       expect(peer.frames[peer.frames.length - 1].type).to.equal(FrameType.GOAWAY)

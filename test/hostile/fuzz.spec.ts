@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { Random, describeInput, generate, runInput } from './fuzz.ts'
-import { TimerTracker } from './harness.ts'
+import { TimerTracker, onEscapedErrors } from './harness.ts'
 
 /**
  * RELIABILITY.md §3.1 row 46 in CI: a few hundred inputs of the mutation fuzzer (random bytes,
@@ -17,16 +17,14 @@ describe('hostile: fuzz (row 46)', function () {
   this.timeout(120_000)
   const timers = new TimerTracker()
   const escaped: unknown[] = []
-  const onEscape = (err: unknown): void => { escaped.push(err) }
+  let stopRecording = (): void => {}
 
   before(() => {
-    process.on('unhandledRejection', onEscape)
-    process.on('uncaughtException', onEscape)
+    stopRecording = onEscapedErrors((err) => { escaped.push(err) })
   })
 
   after(() => {
-    process.off('unhandledRejection', onEscape)
-    process.off('uncaughtException', onEscape)
+    stopRecording()
   })
 
   it('row 46: random and mutated input gives only typed errors (closed with one GOAWAY) or an open, consistent session; nothing leaks', async () => {

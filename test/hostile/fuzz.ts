@@ -16,11 +16,10 @@
  * `test/hostile/fuzz.spec.ts` runs a few hundred inputs of the same harness in CI.
  */
 
-import { pathToFileURL } from 'node:url'
 import { ERROR_TABLE, FrameType, goawayCode } from '../../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { fromHex, loadVectors } from '../protocol/helpers.ts'
+import { fromHex, loadVectors, toHex } from '../protocol/helpers.ts'
 import { TimerTracker, concatBytes, counters, header, tick } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 import type { MuxerRole } from '../helpers/raw-peer.ts'
@@ -346,7 +345,7 @@ export async function runInput (input: FuzzInput, timers: TimerTracker): Promise
 }
 
 export function describeInput (input: FuzzInput): string {
-  return `${input.role} ${input.kind} app=${input.app} budget=${input.budget} cuts=${input.cuts.join(',')} hex=${Buffer.from(input.bytes).toString('hex')}`
+  return `${input.role} ${input.kind} app=${input.app} budget=${input.budget} cuts=${input.cuts.join(',')} hex=${toHex(input.bytes)}`
 }
 
 // ---- the command line
@@ -428,7 +427,9 @@ async function main (): Promise<void> {
   process.exitCode = stats.failures === 0 ? 0 : 1
 }
 
-if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// run as a program, not when fuzz.spec.ts imports it (nor in a browser, where argv is empty); no
+// node:url here, so that the spec bundles for the browser targets
+if (process.argv[1] != null && decodeURIComponent(new URL(import.meta.url).pathname) === process.argv[1]) {
   main().catch((err) => {
     process.stderr.write(`${err?.stack ?? String(err)}\n`)
     process.exitCode = 2

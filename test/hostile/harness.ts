@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { FrameType } from '../../src/protocol/index.ts'
+import { yieldToEventLoop } from '../../src/yield.ts'
 import { dataFrame } from '../helpers/bytes.ts'
 import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
@@ -12,8 +13,33 @@ import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
 // the frame builders live with the other suites' helpers; the hostile suites take them from here
 export { concatBytes, dataFrame, dataFrames, header, u32 } from '../helpers/bytes.ts'
 
+/** One turn of the event loop, taken the way the muxer takes its own (setImmediate in Node) */
 export async function tick (): Promise<void> {
-  await new Promise(resolve => setImmediate(resolve))
+  await new Promise<void>(resolve => { yieldToEventLoop(resolve) })
+}
+
+/**
+ * Call `listener` with every error that escapes to the top (an uncaught exception or an unhandled
+ * rejection) until the returned function is called: from `process` in Node, from the global scope
+ * in a page or worker (where `process` is a shim whose `on` does nothing).
+ */
+export function onEscapedErrors (listener: (err: unknown) => void): () => void {
+  if (typeof globalThis.addEventListener === 'function') {
+    const onRejection = (evt: PromiseRejectionEvent): void => { listener(evt.reason) }
+    const onError = (evt: ErrorEvent): void => { listener(evt.error) }
+    globalThis.addEventListener('unhandledrejection', onRejection)
+    globalThis.addEventListener('error', onError)
+    return () => {
+      globalThis.removeEventListener('unhandledrejection', onRejection)
+      globalThis.removeEventListener('error', onError)
+    }
+  }
+  process.on('unhandledRejection', listener)
+  process.on('uncaughtException', listener)
+  return () => {
+    process.off('unhandledRejection', listener)
+    process.off('uncaughtException', listener)
+  }
 }
 
 export async function sleep (ms: number): Promise<void> {
@@ -94,8 +120,9 @@ export class TimerTracker {
     if (this.installed) { return }
     this.installed = true
     const { live, originals } = this
+    // browsers throw "Illegal invocation" unless the timer functions are called on globalThis
     const wrappedSetTimeout = function (fn: (...args: any[]) => void, ms?: number, ...args: any[]): any {
-      const timer = originals.setTimeout(() => {
+      const timer = originals.setTimeout.call(globalThis, () => {
         live.delete(timer)
         fn(...args)
       }, ms)
@@ -104,19 +131,19 @@ export class TimerTracker {
     }
     const wrappedClear = function (timer: any): void {
       live.delete(timer)
-      originals.clearTimeout(timer)
+      originals.clearTimeout.call(globalThis, timer)
     }
     const wrappedSetInterval = function (fn: (...args: any[]) => void, ms?: number, ...args: any[]): any {
-      const timer = originals.setInterval(fn, ms, ...args)
+      const timer = originals.setInterval.call(globalThis, () => { fn(...args) }, ms)
       live.set(timer, `setInterval(${ms ?? 0}) ${creationSite()}`)
       return timer
     }
     const wrappedClearInterval = function (timer: any): void {
       live.delete(timer)
-      originals.clearInterval(timer)
+      originals.clearInterval.call(globalThis, timer)
     }
     const wrappedSetImmediate = function (fn: (...args: any[]) => void, ...args: any[]): any {
-      const immediate = originals.setImmediate(() => {
+      const immediate = originals.setImmediate.call(globalThis, () => {
         live.delete(immediate)
         fn(...args)
       })
@@ -125,10 +152,13 @@ export class TimerTracker {
     }
     const wrappedClearImmediate = function (immediate: any): void {
       live.delete(immediate)
-      originals.clearImmediate(immediate)
+      originals.clearImmediate.call(globalThis, immediate)
     }
-    globalThis.setImmediate = wrappedSetImmediate as any
-    globalThis.clearImmediate = wrappedClearImmediate as any
+    // browsers have no setImmediate, and must not get one: the muxer picks its yield by it
+    if (originals.setImmediate != null) {
+      globalThis.setImmediate = wrappedSetImmediate as any
+      globalThis.clearImmediate = wrappedClearImmediate as any
+    }
     globalThis.setTimeout = wrappedSetTimeout as any
     globalThis.clearTimeout = wrappedClear as any
     globalThis.setInterval = wrappedSetInterval as any
@@ -138,7 +168,9 @@ export class TimerTracker {
   restore (): void {
     if (!this.installed) { return }
     this.installed = false
-    Object.assign(globalThis, this.originals)
+    for (const [name, original] of Object.entries(this.originals)) {
+      if (original != null) { (globalThis as any)[name] = original }
+    }
     this.live.clear()
   }
 

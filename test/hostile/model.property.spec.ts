@@ -4,7 +4,7 @@ import { ErrorCode, FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, sleep, tick, until, withTimeout, ZERO } from './harness.ts'
+import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, withTimeout, ZERO } from './harness.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -476,17 +476,17 @@ describe('hostile: model-based and scheduler properties', function () {
   this.timeout(Math.max(120_000, (fuzzRuns ?? 0) * 1000))
   const timers = new TimerTracker()
   let unhandled: unknown[] = []
-  const onUnhandled = (err: unknown): void => { unhandled.push(err) }
+  let stopRecording = (): void => {}
 
   beforeEach(() => {
     unhandled = []
-    process.on('unhandledRejection', onUnhandled)
+    stopRecording = onEscapedErrors((err) => { unhandled.push(err) })
     timers.install()
   })
 
   afterEach(() => {
     timers.restore()
-    process.off('unhandledRejection', onUnhandled)
+    stopRecording()
   })
 
   it('row 47 / (c): random app actions and peer frames keep the muxer equal to the reference model of windows and stream states', async () => {

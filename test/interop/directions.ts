@@ -8,13 +8,11 @@
  * the accepted socket; the Go peer dials (`-mode dial`, muxado.Client).
  */
 
-import { buildGoPeer, goDial, goListen, killAllGoPeers } from './go-peer.ts'
+import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from './go-peer.ts'
 import { cleanupTcp, dialMuxer, listenMuxer, recordingProxy } from './tcp.ts'
 import type { GoPeer } from './go-peer.ts'
 import type { RecordingProxy, StreamHandler, TsSession } from './tcp.ts'
 import type { MuxadoInit, MuxadoMuxer } from '../../src/index.ts'
-
-const SKIP_GO = process.env.MUXADO_SKIP_GO === '1'
 
 export type Role = 'client' | 'server'
 
@@ -81,19 +79,7 @@ export function parityOf (role: Role): number {
  */
 export function useGoPeer (): void {
   before(function () {
-    this.timeout(200_000)
-    try {
-      buildGoPeer()
-    } catch (err: any) {
-      if (SKIP_GO) {
-        const bar = '!'.repeat(78)
-        const why = String(err.message).split('\n').filter(line => line.trim() !== '').map(line => `!!   ${line}`).join('\n')
-        // eslint-disable-next-line no-console
-        console.warn(`\n${bar}\n!! MUXADO_SKIP_GO=1 and the Go interop peer could not be built: SKIPPING every\n!! Go interop scenario. Nothing was checked against Go muxado.\n${why}\n${bar}\n`)
-        this.skip()
-      }
-      throw err
-    }
+    buildGoPeersOrSkip(this, 'every Go muxado interop scenario')
   })
 
   afterEach(async () => {

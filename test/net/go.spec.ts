@@ -8,13 +8,11 @@
  */
 
 import { expect } from 'aegir/chai'
-import { buildGoPeer, goDial, goListen, killAllGoPeers } from '../interop/go-peer.ts'
+import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from '../interop/go-peer.ts'
 import { pattern } from '../interop/streams.ts'
 import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed, within } from './helpers.ts'
 import type { MuxadoDuplex, Session } from '../../src/net/index.ts'
 import type { GoPeer } from '../interop/go-peer.ts'
-
-const SKIP_GO = process.env.MUXADO_SKIP_GO === '1'
 
 /** Echo every stream the peer opens; resolves with their ids, types and byte counts at the end */
 function echoAndRecord (session: Session): Promise<Array<{ id: number, streamType: number, bytes: number }>> {
@@ -58,17 +56,7 @@ async function expectGoStreamsEchoed (peer: GoPeer, session: Session, expected: 
 
 describe('libp2p-muxado/net with Go muxado v1', function () {
   before(function () {
-    this.timeout(200_000)
-    try {
-      buildGoPeer()
-    } catch (err) {
-      if (SKIP_GO) {
-        // eslint-disable-next-line no-console
-        console.warn('!! MUXADO_SKIP_GO=1 and the Go peer could not be built: skipping libp2p-muxado/net ↔ Go')
-        this.skip()
-      }
-      throw err
-    }
+    buildGoPeersOrSkip(this, 'libp2p-muxado/net ↔ Go')
   })
 
   afterEach(async () => {

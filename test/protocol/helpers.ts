@@ -1,8 +1,9 @@
-import fs from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ErrorCode, Flag, FrameDecoder, FrameType, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import encoderRejects from '../fixtures/vectors/encoder-rejects.json' with { type: 'json' }
+import frames from '../fixtures/vectors/frames.json' with { type: 'json' }
+import malformed from '../fixtures/vectors/malformed.json' with { type: 'json' }
+import sessionTrace from '../fixtures/vectors/session-trace.json' with { type: 'json' }
 import { concatBytes, dataFrame } from '../helpers/bytes.ts'
 import type { FrameHandler } from '../../src/protocol/index.ts'
 
@@ -78,21 +79,17 @@ export interface SessionTrace {
   frames: Record<Direction, { bytes: number, chunks: number, list: TraceFrame[] }>
 }
 
-/** The repository root: the first folder above this file that holds a package.json */
-function repoRoot (): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir)
-    if (parent === dir) {
-      throw new Error('package.json not found above the test files')
-    }
-    dir = parent
-  }
-  return dir
+// imported, not read from disk, so that the codec suites bundle for the browser targets
+const vectorFiles = {
+  'encoder-rejects.json': encoderRejects,
+  'frames.json': frames,
+  'malformed.json': malformed,
+  'session-trace.json': sessionTrace
 }
 
-export function loadVectors<T> (file: string): T {
-  return JSON.parse(fs.readFileSync(path.join(repoRoot(), 'test', 'fixtures', 'vectors', file), 'utf8'))
+/** A fresh copy of one vector file from `test/fixtures/vectors/` */
+export function loadVectors<T> (file: keyof typeof vectorFiles): T {
+  return structuredClone(vectorFiles[file]) as T
 }
 
 export function fromHex (hex: string): Uint8Array {

@@ -34,7 +34,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -78,34 +77,7 @@ var (
 const holdBytes = 1000
 
 // ---------------------------------------------------------------------------
-// JSON event output
-
-var (
-	outMu sync.Mutex
-	start = time.Now()
-)
-
-type ev map[string]interface{}
-
-func emit(e ev) {
-	e["ms"] = time.Since(start).Milliseconds()
-	b, err := json.Marshal(e)
-	if err != nil {
-		log.Printf("json: %v", err)
-		return
-	}
-	b = append(b, '\n')
-	outMu.Lock()
-	os.Stdout.Write(b) // unbuffered: one write per event
-	outMu.Unlock()
-}
-
-func errStr(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
+// JSON event output: events.go
 
 // ---------------------------------------------------------------------------
 // failure accounting

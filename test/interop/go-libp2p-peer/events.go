@@ -1,0 +1,1 @@
+../go-peer/events.go
