@@ -120,7 +120,9 @@ export class MuxadoStream extends AbstractStream {
    * waits for 'close', which needs our write end closed too: a handler that reads to the end
    * before replying hangs. This one ends on 'end', which the base class dispatches once the
    * peer's FIN is in and everything before it was delivered (docs/upstream-bugs.md); an abort or
-   * reset also dispatches 'end', and then the 'close' after it carries the error.
+   * reset also dispatches 'end', and then the 'close' after it carries the error. The base
+   * iterator also ends on a clean 'close' while a paused reader still has data buffered, which
+   * loses that data; this one waits for the data and its 'end'.
    */
   async * [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array | Uint8ArrayList> {
     if ((this.readStatus !== 'readable' && this.readStatus !== 'paused') ||
@@ -130,7 +132,8 @@ export class MuxadoStream extends AbstractStream {
     const output = pushable<Uint8Array | Uint8ArrayList>()
     const onMessage = (evt: StreamMessageEvent): void => { output.push(evt.data) }
     const onEnd = (): void => { if (this.status !== 'aborted' && this.status !== 'reset') { output.end() } }
-    const onClose = (evt: StreamCloseEvent): void => { output.end(evt.error) }
+    // a clean close with data still buffered (a paused reader) ends at 'end', once that is read
+    const onClose = (evt: StreamCloseEvent): void => { if (evt.error != null || this.readBuffer.byteLength === 0) { output.end(evt.error) } }
     this.addEventListener('message', onMessage)
     this.addEventListener('end', onEnd)
     this.addEventListener('close', onClose)

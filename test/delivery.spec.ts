@@ -206,4 +206,25 @@ describe('delivery of received data', () => {
       })
     }
   })
+
+  it('a paused for await reader still gets its buffered data when the stream closes cleanly meanwhile', async () => {
+    const peer = new RawPeer('server')
+    const opened = peer.nextStream()
+    peer.send(encodeSyn(3))
+    const stream = await opened
+    const received = new Uint8ArrayList()
+    const reading = (async () => { for await (const chunk of stream) { received.append(chunk) } })()
+    stream.pause()
+    await stream.close()
+    // the peer's data and FIN close the stream (both ends are done) while the reader is paused
+    peer.send(concatBytes([dataFrame(3, bytes(100, 5)), dataFrame(3, 0, true)]))
+    await peer.settle(5)
+    expect(stream.status).to.equal('closed')
+    stream.resume()
+    const outcome = await Promise.race([reading.then(() => 'ended'), new Promise(resolve => setTimeout(resolve, 500, 'still reading'))])
+
+    expect(outcome).to.equal('ended')
+    expect(received.subarray()).to.deep.equal(bytes(100, 5))
+    peer.muxer.abort(new Error('test over'))
+  })
 })
