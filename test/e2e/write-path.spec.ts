@@ -51,8 +51,9 @@ async function stress (open: () => Promise<Stream>): Promise<void> {
     const data = pattern(BYTES, i)
     const reading = (async () => {
       const received = readAll(stream)
-      for (let k = 0; k < 4; k++) {
+      for (let k = 0; k < 4 && stream.readStatus === 'readable'; k++) {
         await new Promise(resolve => setTimeout(resolve, 20))
+        if (stream.readStatus !== 'readable') { break }
         stream.pause()
         await new Promise(resolve => setTimeout(resolve, 20))
         stream.resume()
