@@ -96,7 +96,7 @@ export interface ErrorRule {
 
 /**
  * The one table of typed errors: each error, the muxado code we answer with, and whether it
- * ends the session or only one stream (RELIABILITY.md §0).
+ * ends the session or only one stream.
  */
 export const ERROR_TABLE: readonly ErrorRule[] = [
   { error: FrameError.name, scope: 'session', wire: 'GOAWAY' },

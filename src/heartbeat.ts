@@ -4,7 +4,7 @@ import type { RttEstimator } from './rtt.ts'
 import type { MuxadoStream } from './stream.ts'
 
 /**
- * The heartbeat extension (PROTOCOL.md §2.9). Each side may open one stream of type 0xFFFFFEFF
+ * The heartbeat extension of Go muxado v1 (proto/ext/heartbeat.go). Each side may open one stream of type 0xFFFFFEFF
  * and write 4-byte pings on it; the other side echoes them. A Go peer pings every 3 s and closes
  * the session when no echo comes for 13 s, so answering is mandatory; pinging is ours to choose.
  * Neither side ever FINs or RSTs a heartbeat stream, and libp2p never sees one.

@@ -5,7 +5,7 @@ interface Expected {
   /** WNDINC bytes: what we sent on the stream that the peer had not granted back */
   grant: number
   /**
-   * FINs: Go sends one from `HalfClose()` and another from `Close()` (PROTOCOL.md B5), even on a
+   * FINs: Go sends one from `HalfClose()` and another from `Close()`, even on a
    * stream that was reset, so up to two per stream in all
    */
   fins: number

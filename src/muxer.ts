@@ -278,7 +278,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     }
     this.lastRemoteId = streamId
     if ((flags & Flag.FIN) !== 0) {
-      // Go inverts SYN|FIN (PROTOCOL.md B4): more DATA may follow, so the FIN is not trusted
+      // Go inverts SYN|FIN: more DATA may follow, so the FIN is not trusted
       this.log('ignoring FIN on SYN for stream %d', streamId)
     }
     if (this.status !== 'open' || this.inboundStreams >= this.config.maxInboundStreams) {
@@ -310,7 +310,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       }
     } else if (payload.byteLength > 0) {
       this.countUselessFrame()
-      // a stream that is gone: Go answers the same way (PROTOCOL.md §2.7)
+      // a stream that is gone: Go answers the same way
       if (this.lateFrames.answerLateData(streamId)) {
         this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
       }

@@ -162,7 +162,7 @@ export class MuxadoStream extends AbstractStream {
   }
 
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
-    // FIN always rides on DATA; a SYN|FIN is never sent (PROTOCOL.md B4)
+    // FIN always rides on DATA; a SYN|FIN is never sent
     this.enqueue(encodeDataHeader(this.streamId, 0, true))
     options?.signal?.throwIfAborted()
   }
@@ -241,7 +241,7 @@ export class MuxadoStream extends AbstractStream {
         }
       }
     }
-    // A repeated FIN is normal from Go (HalfClose then Close, PROTOCOL.md B5)
+    // A repeated FIN is normal from Go (HalfClose then Close)
     if (fin) {
       this.deliverReceived()
       this.receiveWindow.peerFinished()
@@ -316,7 +316,7 @@ export class MuxadoStream extends AbstractStream {
   /**
    * The peer reset the stream. Mirrors the base class's `onRemoteReset`, but the error carries
    * the code. A StreamClosed reset after the peer's FIN is Go forgetting a stream it closed
-   * (PROTOCOL.md §2.4), so it ends the stream without an error.
+   * (its Close() removes the stream at once), so it ends the stream without an error.
    */
   onRstFrame (errorCode: number): void {
     this.deliverReceived()

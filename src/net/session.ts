@@ -19,7 +19,7 @@ export interface SessionOptions extends MuxadoInit, MuxadoDuplexOptions {
   /**
    * Streams the peer opened that wait for `accept()`. Beyond this, new streams are refused with
    * RST Cancel and the session carries on (Go's fixed backlog of 100 blocks its whole reader
-   * instead, PROTOCOL.md B11). Each waiting stream holds at most its 64 KiB window of data.
+   * instead). Each waiting stream holds at most its 64 KiB window of data.
    *
    * @default 100
    */
@@ -313,7 +313,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     if (aborted != null) { return aborted }
     const goaway = this.muxer.remoteGoAway
     if (goaway != null) {
-      // Go closes TCP right after its GOAWAY, so an ECONNRESET may follow it (PROTOCOL.md B15)
+      // Go closes TCP right after its GOAWAY, so an ECONNRESET may follow it
       return goaway.errorCode === ErrorCode.NoError ? undefined : goaway
     }
     return evt.error ?? new ConnectionLostError('The connection closed without a GOAWAY')

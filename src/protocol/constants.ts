@@ -1,6 +1,6 @@
 /**
  * The muxado v1 wire vocabulary (github.com/inconshreveable/muxado at f693c7e).
- * See PROTOCOL.md §1 for where each value comes from in the Go library.
+ * Values from the Go library (github.com/inconshreveable/muxado at f693c7e, proto/frame/).
  */
 
 /** Bytes in every frame header: `[R2|length14] [flags8] [R3|type5] [R1|streamId31]` */
@@ -15,7 +15,7 @@ export const INITIAL_WINDOW = 0x10000
 /** Stream ids, priorities, increments and GOAWAY last ids are 31-bit */
 export const MAX_UINT31 = 0x7fffffff
 
-/** A GOAWAY body is always read as exactly this many bytes (PROTOCOL.md B1) */
+/** A GOAWAY body is always read as exactly this many bytes */
 export const GOAWAY_BODY_LENGTH = 8
 
 /** The first id each role opens: the client (dialer) uses odd ids from 3, the server even ids from 2 */

@@ -121,7 +121,7 @@ export class FrameDecoder {
     this.type = type
     this.flags = flags
     this.streamId = streamId
-    // Go writes GOAWAY's length as 16 + len(debug) but sends 8 body bytes (PROTOCOL.md B1)
+    // Go writes GOAWAY's length as 16 + len(debug) but sends 8 body bytes
     this.bodyLength = type === FrameType.GOAWAY ? GOAWAY_BODY_LENGTH : length
   }
 

@@ -11,11 +11,11 @@ import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, d
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
- * RELIABILITY.md §3.1, rows about budgets, GOAWAY, slow peers, connection loss and the error
+ * the fault checklist (test/README.md), rows about budgets, GOAWAY, slow peers, connection loss and the error
  * table.
  */
 
-describe('hostile: budget, GOAWAY and connection rows (RELIABILITY.md §3.1)', function () {
+describe('hostile: budget, GOAWAY and connection rows (the fault checklist (test/README.md))', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 

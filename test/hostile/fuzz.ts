@@ -1,5 +1,5 @@
 /**
- * A mutation fuzzer for the muxer (RELIABILITY.md §3.1 row 46, §4 "a small in-repo mutation
+ * A mutation fuzzer for the muxer (the fault checklist (test/README.md) row 46, §4 "a small in-repo mutation
  * loop"). Each input is fed, in random chunks, into a RawPeer-driven muxer of either role: random
  * bytes, random frame sequences, and windows of the recorded Go session
  * (test/fixtures/vectors/session-trace.json) mutated by bit flips, byte writes, splices, deletions,

@@ -8,7 +8,7 @@ import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEsca
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
- * Property tests against a live muxer (RELIABILITY.md §3.1 row 47, property ideas (c), (d), (e)).
+ * Property tests against a live muxer (the fault checklist (test/README.md) row 47, property ideas (c), (d), (e)).
  *
  * (c) `fc.commands` drive a RawPeer-backed muxer with app actions (open, write, pause, resume,
  * close, reset) and peer frames (SYN, DATA within or over the window, WNDINC, RST, FIN), and
