@@ -24,13 +24,7 @@ export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
 
-export interface MuxadoMuxerInit extends StreamMuxerOptions {
-  /**
-   * The connection writes a `Uint8ArrayList` with one system call (as `libp2p-muxado/net`'s
-   * socket connection does with `writev`): the session hands it frames uncopied
-   */
-  gatherWrites?: boolean
-}
+export type MuxadoMuxerInit = StreamMuxerOptions
 
 export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
@@ -70,10 +64,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly lateFrames: LateFrames
 
   constructor (maConn: MessageStream, config: MuxadoConfig, init: MuxadoMuxerInit = {}) {
-    const { gatherWrites, ...muxerOptions } = init
     // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
     // batch from the peer can carry many SYNs: let every stream the peer may open wait for it
-    super(maConn, { ...muxerOptions, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
+    super(maConn, { ...init, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
     this.config = config
     this.role = maConn.direction === 'outbound' ? 'client' : 'server'
     this.nextLocalId = this.role === 'client' ? FIRST_CLIENT_STREAM_ID : FIRST_SERVER_STREAM_ID
@@ -91,7 +84,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.lateFrames = new LateFrames(2 * (config.maxInboundStreams + config.maxOutboundStreams))
     this.writer = new ConnectionWriter({
       send: (data) => this.send(data),
-      transport: profileTransport(maConn, gatherWrites === true),
+      transport: profileTransport(maConn),
       onStall: () => { this.abort(new WriteTimeoutError(`The connection accepted no data for ${config.writeTimeout} ms`)) },
       writeTimeout: config.writeTimeout,
       log: this.log

@@ -42,13 +42,12 @@ export interface ConnectionWriterInit {
 /**
  * The session's write path. Frames queued during one event-loop turn go to the connection in
  * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
- * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. libp2p's connections
- * write every buffer of a list separately (Noise keeps the pieces in its ciphertext, so the
- * socket below still writes each), so for them the batch is copied into one buffer, which costs
- * less than a write per piece; a connection that gathers gets the pieces as they are (see
- * `TransportProfile`). The copy goes into one reused scratch buffer while the connection proves
- * it is done with each batch, else into fresh memory. Past 256 KiB the batch goes out at once, so
- * the connection's backpressure reaches the streams within the turn.
+ * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
+ * writes each piece separately (TCP, Noise) gets the batch copied into one buffer, which costs
+ * less than a write per piece; others get the pieces as they are (`TransportProfile` says which).
+ * The copy goes into one reused scratch buffer while the connection proves it is done with each
+ * batch, else into fresh memory. Past 256 KiB the batch goes out at once, so the connection's
+ * backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -157,7 +156,7 @@ export class ConnectionWriter {
     if (views.length === 1) {
       return views[0]
     }
-    if (this.init.transport.gathers) {
+    if (this.init.transport.sendsViews) {
       return new Uint8ArrayList(...views)
     }
     const out = this.copyTarget(length)

@@ -140,7 +140,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     const config = resolveConfig(init)
 
     this.connection = new SocketConnection({ socket, direction: role === 'client' ? 'outbound' : 'inbound' })
-    this.sessionMuxer = new SessionMuxer(this.connection, config, { ...init, gatherWrites: this.connection.gathersWrites })
+    this.sessionMuxer = new SessionMuxer(this.connection, config, init)
     this.muxer = this.sessionMuxer
     this.sessionMuxer.onAbort = () => { this.forceCloseLater() }
     this.closedPromise = new Promise(resolve => {

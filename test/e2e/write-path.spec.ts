@@ -1,23 +1,29 @@
 import net from 'node:net'
+import { Writable } from 'node:stream'
+import tls from 'node:tls'
 import { noise } from '@chainsafe/libp2p-noise'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { muxado } from '../../src/index.ts'
+import { SocketConnection } from '../../src/net/index.ts'
 import { profileTransport } from '../../src/transport.ts'
+import { duplexPair } from '../helpers/duplex-pair.ts'
 import { socketToMaConn } from '../interop/tcp.ts'
+import { testCertificate } from '../net/helpers.ts'
 import { ECHO, STREAM_LIMITS, connect, createNode, echoHandler, pattern, readAll, stopAll, write } from './helpers.ts'
-import type { MuxadoMuxer } from '../../src/index.ts'
 import type { MuxerEntry } from './helpers.ts'
-import type { Libp2p, MessageStream, MultiaddrConnection, Stream } from '@libp2p/interface'
+import type { MuxadoMuxer } from '../../src/index.ts'
+import type { Libp2p, MessageStream, Stream } from '@libp2p/interface'
+import type { Duplex } from 'node:stream'
 
 /**
  * The writer copies a batch into one reused buffer only where the connection proves it is done
  * with it after `send()` (src/transport.ts). A recorder keeps every buffer a muxer handed to its
- * connection with a copy of its bytes at that moment: on a connection that keeps what it is given
- * (an in-memory pair hands the very buffer to the reader), none may change afterwards; on TCP and
- * Noise, where buffers are reused, every byte must still arrive exactly as sent while the reader
- * pauses and the connection queues.
+ * connection with a copy of its bytes at that moment: on a connection that may keep what it is
+ * given (an in-memory pair hands the very buffer to the reader), none may change afterwards; on
+ * TCP and Noise, where buffers are reused, every byte must still arrive exactly as sent while the
+ * receiving socket stops reading and the sending socket queues.
  */
 class SendRecorder {
   readonly handed: Array<{ view: Uint8Array, bytes: Uint8Array }> = []
@@ -41,63 +47,103 @@ class SendRecorder {
   }
 }
 
-const STREAMS = 8
-const BYTES = 2 * 1024 * 1024
+/** Everything the stream echoes, its reader pausing now and then */
+async function readPausing (stream: Stream): Promise<Uint8Array> {
+  const [received] = await Promise.all([readAll(stream), (async () => {
+    for (let k = 0; k < 4 && stream.readStatus === 'readable'; k++) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      if (stream.readStatus !== 'readable') { break }
+      stream.pause()
+      await new Promise(resolve => setTimeout(resolve, 20))
+      stream.resume()
+    }
+  })()])
+  return received.subarray()
+}
 
-/** Echo STREAMS × BYTES with the reader of every stream pausing now and then; the echoes byte-exact */
-async function stress (open: () => Promise<Stream>): Promise<void> {
-  await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+async function sendAll (stream: Stream, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength; offset += 65536) { await write(stream, data.subarray(offset, offset + 65536)) }
+  await stream.close()
+}
+
+/** Echo `streams` × `bytes`; every echo must come back byte-exact. Fails at the first that does not */
+async function stress (open: () => Promise<Stream>, streams = 8, bytes = 2 * 1024 * 1024): Promise<void> {
+  await Promise.all(Array.from({ length: streams }, async (_, i) => {
     const stream = await open()
-    const data = pattern(BYTES, i)
-    const reading = (async () => {
-      const received = readAll(stream)
-      for (let k = 0; k < 4 && stream.readStatus === 'readable'; k++) {
-        await new Promise(resolve => setTimeout(resolve, 20))
-        if (stream.readStatus !== 'readable') { break }
-        stream.pause()
-        await new Promise(resolve => setTimeout(resolve, 20))
-        stream.resume()
-      }
-      return received
-    })()
-    for (let offset = 0; offset < BYTES; offset += 65536) { await write(stream, data.subarray(offset, offset + 65536)) }
-    await stream.close()
-    const received = (await reading).subarray()
+    const data = pattern(bytes, i)
+    const [received] = await Promise.all([readPausing(stream), sendAll(stream, data)])
     const firstDifference = received.findIndex((byte, k) => byte !== data[k])
-    expect({ length: received.byteLength, firstDifference }, `stream ${i}`).to.deep.equal({ length: BYTES, firstDifference: -1 })
+    expect({ length: received.byteLength, firstDifference }, `stream ${i}`).to.deep.equal({ length: bytes, firstDifference: -1 })
   }))
 }
 
-function echoInbound (muxer: MuxadoMuxer): void {
-  muxer.addEventListener('stream', (evt) => { void echoHandler(evt.detail) })
+async function outcome (transfer: Promise<void>): Promise<'intact' | 'corrupted'> {
+  return transfer.then(() => 'intact', () => 'corrupted')
 }
 
 /** A muxer pair over `client` / `server`, the client's sends recorded */
-function pairOver (client: MultiaddrConnection, server: MultiaddrConnection): { muxer: MuxadoMuxer, recorder: SendRecorder, close(): void } {
+function pairOver (client: MessageStream, server: MessageStream): { muxer: MuxadoMuxer, recorder: SendRecorder, close(): void } {
   const recorder = new SendRecorder()
   recorder.wrap(client)
   const factory = muxado({ enableHeartbeat: false })()
   const muxer = factory.createStreamMuxer(client)
   const remote = factory.createStreamMuxer(server)
-  echoInbound(remote)
+  remote.addEventListener('stream', (evt) => { void echoHandler(evt.detail) })
   return { muxer, recorder, close: () => { muxer.abort(new Error('test over')); remote.abort(new Error('test over')) } }
 }
 
-async function tcpPair (): Promise<{ client: MultiaddrConnection, server: MultiaddrConnection, stop(): void }> {
-  const server = net.createServer({ noDelay: true })
-  const accepted = pEvent<'connection', net.Socket>(server, 'connection')
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-  const socket = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', noDelay: true })
-  await pEvent(socket, 'connect')
-  const inbound = await accepted
-  return { client: socketToMaConn(socket, 'outbound'), server: socketToMaConn(inbound, 'inbound'), stop: () => { socket.destroy(); inbound.destroy(); server.close() } }
+interface SocketPair<S extends Duplex> { client: S, server: S, stop(): void }
+
+async function socketPair (): Promise<SocketPair<net.Socket>> {
+  const listener = net.createServer({ noDelay: true })
+  const accepted = pEvent<'connection', net.Socket>(listener, 'connection')
+  await new Promise<void>(resolve => { listener.listen(0, '127.0.0.1', resolve) })
+  const client = net.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', noDelay: true })
+  await pEvent(client, 'connect')
+  const server = await accepted
+  return { client, server, stop: () => { client.destroy(); server.destroy(); listener.close() } }
+}
+
+async function tlsPair (): Promise<SocketPair<tls.TLSSocket>> {
+  const listener = tls.createServer(testCertificate())
+  const accepted = pEvent<'secureConnection', tls.TLSSocket>(listener, 'secureConnection')
+  await new Promise<void>(resolve => { listener.listen(0, '127.0.0.1', resolve) })
+  const client = tls.connect({ port: (listener.address() as net.AddressInfo).port, host: '127.0.0.1', ca: testCertificate().cert, servername: 'localhost' })
+  await pEvent(client, 'secureConnect')
+  const server = await accepted
+  return { client, server, stop: () => { client.destroy(); server.destroy(); listener.close() } }
+}
+
+/** What the sending socket really holds, whatever its instance reports */
+const queuedIn = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableLength')?.get as (this: net.Socket) => number
+
+/**
+ * Enough streams that their initial 64 KiB windows (8 MiB) exceed what loopback's kernel buffers
+ * take (a 4 MiB send buffer at most, and the receiver's): with the receiver stopped, the sending
+ * socket has to queue
+ */
+const QUEUEING = { streams: 128, bytes: 256 * 1024 }
+
+/**
+ * The receiving socket stops reading until the sender's socket holds a batch it could not hand to
+ * the kernel (one at most: the connection queues the rest itself once a write returns false), the
+ * time in which a buffer reused too early changes bytes not yet sent
+ */
+async function holdReceiver (sockets: SocketPair<net.Socket>): Promise<void> {
+  sockets.server.pause()
+  for (let waited = 0; queuedIn.call(sockets.client) < 64 * 1024 && waited < 5000; waited += 5) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  expect(queuedIn.call(sockets.client), 'bytes queued in the sending socket').to.be.at.least(64 * 1024)
+  sockets.server.resume()
 }
 
 describe('write path: buffers are reused only where the connection is done with them', function () {
   this.timeout(60_000)
 
-  it('an in-memory pair keeps what it is handed: no buffer changes after send(), and every byte arrives', async () => {
+  it('an in-memory pair gets views: no buffer changes after send(), and every byte arrives', async () => {
     const [client, server] = multiaddrConnectionPair()
+    expect(profileTransport(client)).to.deep.equal({ sendsViews: true })
     const { muxer, recorder, close } = pairOver(client, server)
     await stress(async () => muxer.createStream())
     expect(recorder.handed.length).to.be.greaterThan(100)
@@ -105,36 +151,37 @@ describe('write path: buffers are reused only where the connection is done with 
     close()
   })
 
-  it('the check catches reuse forced onto an in-memory pair (a connection posing as a socket)', async () => {
+  it('the check catches reuse forced onto an in-memory pair (a connection posing as a kernel socket)', async () => {
     const [client, server] = multiaddrConnectionPair()
-    Object.assign(client, { socket: { writableLength: 0 } })
-    expect(profileTransport(client, false).finishedWithSent?.()).to.equal(true)
+    Object.assign(client, { socket: { writableLength: 0, setNoDelay () {} } })
+    expect(profileTransport(client).finishedWithSent?.()).to.equal(true)
     const { muxer, recorder, close } = pairOver(client, server)
-    await Promise.allSettled([stress(async () => muxer.createStream())])
+    await outcome(stress(async () => muxer.createStream()))
     expect(recorder.changed()).to.be.greaterThan(0)
     close()
   })
 
-  it('@libp2p/tcp: batches share one buffer, and every byte arrives while the reader pauses and the socket queues', async () => {
-    const { client, server, stop } = await tcpPair()
-    expect(profileTransport(client, false).finishedWithSent).to.be.a('function')
-    const { muxer, recorder, close } = pairOver(client, server)
-    await stress(async () => muxer.createStream())
+  it('@libp2p/tcp: batches share one buffer, and every byte arrives while the sending socket queues', async () => {
+    const sockets = await socketPair()
+    const client = socketToMaConn(sockets.client, 'outbound')
+    expect(profileTransport(client).finishedWithSent).to.be.a('function')
+    const { muxer, recorder, close } = pairOver(client, socketToMaConn(sockets.server, 'inbound'))
+    const [transfer] = await Promise.all([outcome(stress(async () => muxer.createStream(), QUEUEING.streams, QUEUEING.bytes)), holdReceiver(sockets)])
+    expect(transfer).to.equal('intact')
     // headers come from the encoder's slab and single frames go uncopied; the batches share one buffer
     expect(recorder.buffers()).to.be.lessThan(recorder.handed.length / 4)
     close()
-    stop()
+    sockets.stop()
   })
 
-  it('@libp2p/tcp with reuse forced while the socket queues: the stress transfer catches the corruption', async () => {
-    const { client, server, stop } = await tcpPair()
-    const socket = (client as unknown as { socket: net.Socket }).socket
-    Object.defineProperty(socket, 'writableLength', { get: () => 0 })
-    const { muxer, close } = pairOver(client, server)
-    const outcome = await stress(async () => muxer.createStream()).then(() => 'intact', () => 'corrupted')
-    expect(outcome).to.equal('corrupted')
+  it('@libp2p/tcp with reuse forced while the sending socket queues: the stress transfer catches the corruption', async () => {
+    const sockets = await socketPair()
+    Object.defineProperty(sockets.client, 'writableLength', { get: () => 0 })
+    const { muxer, close } = pairOver(socketToMaConn(sockets.client, 'outbound'), socketToMaConn(sockets.server, 'inbound'))
+    const [transfer] = await Promise.all([outcome(stress(async () => muxer.createStream(), QUEUEING.streams, QUEUEING.bytes)), holdReceiver(sockets)])
+    expect(transfer).to.equal('corrupted')
     close()
-    stop()
+    sockets.stop()
   })
 
   it('libp2p nodes over TCP + Noise: batches share one buffer, and every byte arrives', async () => {
@@ -145,7 +192,7 @@ describe('write path: buffers are reused only where the connection is done with 
         protocol: factory.protocol,
         createStreamMuxer: (connection) => {
           recorder.wrap(connection)
-          expect(profileTransport(connection, false).finishedWithSent).to.be.a('function')
+          expect(profileTransport(connection).finishedWithSent).to.be.a('function')
           return factory.createStreamMuxer(connection)
         }
       }
@@ -161,11 +208,37 @@ describe('write path: buffers are reused only where the connection is done with 
     }
   })
 
-  it('a connection whose fields do not match gets fresh memory: the safe path', () => {
-    const [client] = multiaddrConnectionPair()
-    expect(profileTransport(client, false)).to.deep.equal({ gathers: false })
-    expect(profileTransport(Object.assign(client, { socket: { bufferedAmount: 0 } }), false)).to.deep.equal({ gathers: false })
-    expect(profileTransport(Object.assign({}, { socket: { writableLength: 0 } }) as any, false)).to.deep.equal({ gathers: false })
-    expect(profileTransport(client, true)).to.deep.equal({ gathers: true })
+  it('libp2p-muxado/net over TLS gets views: no buffer changes after send(), and every byte arrives', async () => {
+    const sockets = await tlsPair()
+    const client = new SocketConnection({ socket: sockets.client, direction: 'outbound' })
+    expect(profileTransport(client)).to.deep.equal({ sendsViews: true })
+    const { muxer, recorder, close } = pairOver(client, new SocketConnection({ socket: sockets.server, direction: 'inbound' }))
+    await stress(async () => muxer.createStream())
+    expect(recorder.changed()).to.equal(0)
+    close()
+    sockets.stop()
+  })
+
+  it('libp2p-muxado/net over a plain Duplex gets fresh copies: no buffer changes after send(), and every byte arrives', async () => {
+    const [a, b] = duplexPair()
+    const client = new SocketConnection({ socket: a, direction: 'outbound' })
+    expect(profileTransport(client)).to.deep.equal({ sendsViews: false })
+    const { muxer, recorder, close } = pairOver(client, new SocketConnection({ socket: b, direction: 'inbound' }))
+    await stress(async () => muxer.createStream())
+    expect(recorder.changed()).to.equal(0)
+    // every batch in memory of its own: nothing shared with a batch still held
+    expect(recorder.buffers()).to.be.greaterThan(1)
+    close()
+  })
+
+  it('a connection whose fields do not match gets no reused buffer: the safe path', () => {
+    const fresh = (fields: object): MessageStream => Object.assign(multiaddrConnectionPair()[0], fields)
+    // a JS stream's writableLength says nothing about whether it kept the buffer
+    expect(profileTransport(fresh({ socket: { writableLength: 0 } }))).to.deep.equal({ sendsViews: true })
+    expect(profileTransport(fresh({ socket: { bufferedAmount: 0, setNoDelay () {} } }))).to.deep.equal({ sendsViews: true })
+    expect(profileTransport(fresh({ handshake: {} }))).to.deep.equal({ sendsViews: true })
+    // no writeBufferLength: whether the connection queued what it was given cannot be known
+    expect(profileTransport(Object.assign({}, { socket: { writableLength: 0, setNoDelay () {} } }) as any)).to.deep.equal({ sendsViews: true })
+    expect(profileTransport(fresh({ websocket: { send () {} } }))).to.deep.equal({ sendsViews: false })
   })
 })
