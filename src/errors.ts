@@ -8,11 +8,10 @@ export { FrameError }
 /** A session fault ends every stream; a stream fault resets only its stream */
 export type ErrorScope = 'session' | 'stream'
 
-/** What an error class says about the wire, in static members: its scope and the code we answer with */
+/** An error class whose statics say what it ends and the code of our GOAWAY or RST (none when absent) */
 export interface WireErrorClass {
   new (...args: any[]): Error
   readonly scope: ErrorScope
-  /** the code of our GOAWAY (session) or RST (stream); absent when nothing is sent (the wire is gone, or it was the peer's own frame) */
   readonly wireCode?: ErrorCode
 }
 
@@ -113,21 +112,21 @@ export class UnexpectedEOFError extends Error {
   name = 'UnexpectedEOFError'
 }
 
+type ErrorClass = abstract new (...args: any[]) => Error
+
 export interface ErrorRule {
-  error: abstract new (...args: any[]) => Error
+  error: ErrorClass
   scope: ErrorScope
-  /** what we send: GOAWAY or RST with `wireCode`, or nothing */
+  /** GOAWAY (session) or RST (stream) with `wireCode`, or nothing; FrameError's carries its own code */
   wire: 'GOAWAY' | 'RST' | 'none'
-  /** absent for FrameError, which carries its own code */
   wireCode?: ErrorCode
 }
 
-const rules = new Map<abstract new (...args: any[]) => Error, ErrorRule>()
+const rules = new Map<ErrorClass, ErrorRule>()
 
-function addRule (error: ErrorRule['error'], scope: ErrorScope, wireCode?: ErrorCode): void {
-  // FrameError answers with the code it carries
+function addRule (error: ErrorClass, scope: ErrorScope, wireCode?: ErrorCode): void {
   const sends = wireCode != null || error === FrameError
-  rules.set(error, { error, scope, wire: !sends ? 'none' : scope === 'session' ? 'GOAWAY' : 'RST', wireCode })
+  rules.set(error, { error, scope, wire: sends ? (scope === 'session' ? 'GOAWAY' : 'RST') : 'none', wireCode })
 }
 
 /** Put error classes in the table by their `scope` and `wireCode`; libp2p-muxado/net registers its own */
@@ -138,8 +137,8 @@ export function registerWireErrors (...classes: WireErrorClass[]): void {
 addRule(FrameError, 'session')
 registerWireErrors(ProtocolViolationError, TooManyUselessFramesError, StreamChurnLimitError, HeartbeatTimeoutError,
   WriteTimeoutError, UnexpectedEOFError, FlowControlError, DataAfterFinError, RemoteGoAwayError, StreamIdsExhaustedError)
-// libp2p's errors cannot carry our statics. Its cap on inbound streams waiting for a 'stream'
-// listener is ours to answer for, not the peer's fault; its read or write buffer cap resets the stream.
+// libp2p's errors cannot carry our statics. Its cap on streams waiting for a 'stream' listener
+// is ours to answer for, not the peer's fault; its read or write buffer cap resets the stream.
 addRule(MaxEarlyStreamsError, 'session', ErrorCode.InternalError)
 addRule(ConnectionClosedError, 'session')
 addRule(StreamBufferError, 'stream', ErrorCode.Cancel)
@@ -150,13 +149,9 @@ export function errorTable (): ErrorRule[] {
   return [...rules.values()]
 }
 
-/** The rule of the error's class, or of the nearest ancestor that has one (a StreamResetByPeerError is a StreamResetError) */
+/** The rule of the error's class, or of a class it extends (a StreamResetByPeerError is a StreamResetError) */
 function ruleFor (err: Error): ErrorRule | undefined {
-  for (let type = err.constructor; type != null && type !== Error; type = Object.getPrototypeOf(type)) {
-    const rule = rules.get(type as ErrorRule['error'])
-    if (rule != null) { return rule }
-  }
-  return undefined
+  return [...rules.values()].find(rule => err instanceof rule.error)
 }
 
 /** The code a GOAWAY carries when the session ends with `err`; errors outside the table are InternalError */

@@ -49,8 +49,7 @@ class MuxadoFactory implements StreamMuxerFactory<MuxadoMuxer> {
   private readonly init: MuxadoInit
 
   constructor (init: MuxadoInit) {
-    // bad options throw here, not on the first connection
-    resolveConfig(init)
+    resolveConfig(init) // bad options throw here, not on the first connection
     this.init = init
   }
 

@@ -1,6 +1,7 @@
 import { ConnectionClosedError, MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
 import { AbstractStreamMuxer } from '@libp2p/utils'
 import { Budget } from './budget.ts'
+import { resolveConfig } from './config.ts'
 import { ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError, goawayCode } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { LateFrames } from './late-frames.ts'
@@ -12,7 +13,6 @@ import { RttEstimator } from './rtt.ts'
 import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement } from './stream.ts'
 import { ConnectionWriter } from './writer.ts'
 import { yieldToEventLoop } from './yield.ts'
-import { resolveConfig } from './config.ts'
 import type { MuxadoConfig, MuxadoInit } from './config.ts'
 import type { WindowTuning } from './flow.ts'
 import type { FrameHandler } from './protocol/decode.ts'
@@ -52,9 +52,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
-  private streamsWithPending: MuxadoStream[] = []
+  private readonly streamsWithPending: MuxadoStream[] = []
   /** what every stream may ask of this session; streams get it, applications never see it */
   private readonly streamSession: StreamSession
+  /** the same for the session's own streams (heartbeats), whose frames go ahead of the others' */
+  private readonly urgentStreamSession: StreamSession
   private nextLocalId: number
   /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
   private lastRemoteId: number
@@ -102,11 +104,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     maConn.addEventListener('drain', () => { this.writer.onDrain() })
     this.streamSession = {
       enqueue: (bytes) => { this.writer.enqueue(bytes) },
-      enqueueUrgent: (bytes) => { this.writer.enqueueUrgent(bytes) },
       isWritable: () => !this.maConn.writableNeedsDrain,
       isOpen: () => this.status === 'open',
       chargeStreamReset: () => this.chargeStreamReset()
     }
+    this.urgentStreamSession = { ...this.streamSession, enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) } }
     this.windowTuning = { rtt: this.rttEstimator, budget: new ReceiveBudget(config.sessionReceiveBudget), now: () => performance.now() }
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
@@ -254,10 +256,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   }
 
   private deliverPending (): void {
-    const streams = this.streamsWithPending
-    if (streams.length === 0) { return }
-    this.streamsWithPending = []
-    for (const stream of streams) { stream[deliverPending]() }
+    for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
   }
 
   private onSyn (streamId: number, flags: number, streamType: number): void {
@@ -375,11 +374,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
       // the window already bounds what a paused reader holds; libp2p's 4 MiB default would reset
       // a paused stream whose window grew past it, and a smaller limit caps the window instead
       maxReadBufferLength: streamOptions.maxReadBufferLength ?? this.config.maxStreamWindow,
-      session: this.streamSession,
+      // the session's own streams carry a few bytes each way: they go first, and never grow
+      session: hidden ? this.urgentStreamSession : this.streamSession,
       maxStreamWindow: Math.min(this.config.maxStreamWindow, streamOptions.maxReadBufferLength ?? Infinity),
-      // the session's own streams carry a few bytes each way: they never grow, and go first
-      tuning: hidden ? undefined : this.windowTuning,
-      urgent: hidden
+      tuning: hidden ? undefined : this.windowTuning
     })
     this.streamsById.set(streamId, stream)
     this.track(stream, direction, hidden, 1)

@@ -10,15 +10,10 @@ import type { WindowTuning } from './flow.ts'
 import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 
-/**
- * What a stream needs from its session: the shared write queue and the connection's state. The
- * muxer hands each stream its own object; the package does not export this interface.
- */
+/** What a stream may ask of its session; each muxer hands its streams one, and the package does not export it */
 export interface StreamSession {
   /** queue bytes for the connection; frames queued in one event-loop turn go out together */
   enqueue(bytes: Uint8Array): void
-  /** queue bytes ahead of everything `enqueue` queued in this turn (heartbeats) */
-  enqueueUrgent(bytes: Uint8Array): void
   /** false while the connection refuses more data */
   isWritable(): boolean
   /** false once the session is going down and per-stream frames are pointless */
@@ -43,8 +38,6 @@ interface MuxadoStreamInit extends AbstractStreamInit {
   maxStreamWindow: number
   /** the session's RTT estimate and receive budget; without it the window stays at 64 KiB */
   tuning?: WindowTuning
-  /** every frame of this stream goes ahead of other streams' frames (the heartbeat streams) */
-  urgent?: boolean
 }
 
 /**
@@ -56,7 +49,6 @@ export class MuxadoStream extends AbstractStream {
   readonly streamType: number
   private readonly session: StreamSession
   private readonly receiveWindow: ReceiveWindow
-  private readonly enqueue: (bytes: Uint8Array) => void
   private sendWindow = INITIAL_WINDOW
   /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
   private unseenByPeer = false
@@ -70,12 +62,11 @@ export class MuxadoStream extends AbstractStream {
     this.streamType = init.streamType
     this.session = init.session
     this.receiveWindow = new ReceiveWindow(init.maxStreamWindow, init.tuning)
-    this.enqueue = init.urgent === true ? (bytes) => { init.session.enqueueUrgent(bytes) } : (bytes) => { init.session.enqueue(bytes) }
     this.addEventListener('close', () => { this.receiveWindow.stopTuning() }, { once: true })
 
     // Allocating the id and queueing the SYN in one step keeps SYNs in id order
     if (this.direction === 'outbound') {
-      this.enqueue(encodeSyn(this.streamId, this.streamType))
+      this.session.enqueue(encodeSyn(this.streamId, this.streamType))
     }
   }
 
@@ -98,12 +89,12 @@ export class MuxadoStream extends AbstractStream {
 
   sendReset (err: Error): void {
     if (!this.session.isOpen() || this.unseenByPeer) { return }
-    this.enqueue(encodeRst(this.streamId, streamResetCode(err)))
+    this.session.enqueue(encodeRst(this.streamId, streamResetCode(err)))
   }
 
   async sendCloseWrite (options?: AbortOptions): Promise<void> {
     // FIN always rides on DATA; a SYN|FIN is never sent
-    this.enqueue(encodeDataHeader(this.streamId, 0, true))
+    this.session.enqueue(encodeDataHeader(this.streamId, 0, true))
     options?.signal?.throwIfAborted()
   }
 
@@ -132,10 +123,10 @@ export class MuxadoStream extends AbstractStream {
         if (frameLeft === 0) {
           frameLeft = Math.min(MAX_PAYLOAD, unframed)
           unframed -= frameLeft
-          this.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
+          this.session.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
         }
         const n = Math.min(frameLeft, buf.byteLength - offset)
-        this.enqueue(buf.subarray(offset, offset + n))
+        this.session.enqueue(buf.subarray(offset, offset + n))
         offset += n
         frameLeft -= n
       }
@@ -185,8 +176,8 @@ export class MuxadoStream extends AbstractStream {
     this.pending = []
     const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
     if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
-      // hand the payload views straight to the reader, as the base class would after copying
-      // them in and out of its read buffer
+      // the payload itself: through the base class's read buffer a Uint8Array would arrive
+      // wrapped in a new Uint8ArrayList
       this.dispatchEvent(new StreamMessageEvent(payload))
     } else {
       this.onData(payload)
@@ -207,7 +198,7 @@ export class MuxadoStream extends AbstractStream {
 
   private grant (increment: number): void {
     if (increment > 0 && this.session.isOpen() && this.status === 'open') {
-      this.enqueue(encodeWndinc(this.streamId, increment))
+      this.session.enqueue(encodeWndinc(this.streamId, increment))
     }
   }
 
@@ -230,6 +221,34 @@ export class MuxadoStream extends AbstractStream {
     }
   }
 
+  /**
+   * The peer reset the stream. A StreamClosed reset after the peer's FIN is Go forgetting a
+   * stream it closed (its Close() removes the stream at once): the stream ends without an error.
+   */
+  [receiveReset] (errorCode: number): void {
+    this[deliverPending]()
+    if (errorCode === ErrorCode.StreamClosed && this.remoteWriteStatus === 'closed') {
+      this.onTransportClosed()
+    } else {
+      this.onRemoteResetWith(new StreamResetByPeerError(errorCode))
+    }
+  }
+
+  /** Send what the window now allows; 'drain' only once the write buffer is empty (see onMuxerDrain) */
+  private resumeSending (): void {
+    if (!this.writableNeedsDrain) {
+      return
+    }
+    this.writableNeedsDrain = false
+    try {
+      if (this.processSendQueue() && this.writeBufferLength === 0) {
+        this.safeDispatchEvent('drain')
+      }
+    } catch (err) {
+      this.log.error('resuming the send queue failed - %e', err)
+    }
+  }
+
   /** A stream fault the peer caused: reset this stream only, unless the peer keeps doing it */
   private abortForPeer (err: Error): void {
     if (this.session.chargeStreamReset()) {
@@ -246,21 +265,14 @@ export class MuxadoStream extends AbstractStream {
     this.abort(err)
   }
 
-  // ---- workarounds for @libp2p/utils 7.4.1, each written up in docs/upstream-bugs.md and
-  // pinned by test/upstream.spec.ts, which fails once upstream changes under it
+  // ---- workarounds for @libp2p/utils 7.4.1: each is written up in docs/upstream-bugs.md, and
+  // test/upstream.spec.ts fails once the base behaviour it relies on changes
 
   /**
-   * The peer reset the stream. The base class's `onRemoteReset()` takes no error, so its
-   * 'close' cannot carry the muxado code: this is `onRemoteReset()` with the error passed in.
-   * A StreamClosed reset after the peer's FIN is Go forgetting a stream it closed (its Close()
-   * removes the stream at once), so it ends the stream without an error.
+   * The base class's `onRemoteReset()` takes no error, so its 'close' cannot carry the peer's
+   * code: this is `onRemoteReset()` with the error passed in.
    */
-  [receiveReset] (errorCode: number): void {
-    this[deliverPending]()
-    if (errorCode === ErrorCode.StreamClosed && this.remoteWriteStatus === 'closed') {
-      this.onTransportClosed()
-      return
-    }
+  private onRemoteResetWith (err: StreamResetByPeerError): void {
     this.status = 'reset'
     this.writeStatus = 'closed'
     this.remoteWriteStatus = 'closed'
@@ -270,31 +282,15 @@ export class MuxadoStream extends AbstractStream {
       this.readStatus = 'closed'
       this.maybeDispatchEnd()
     }
-    this.dispatchEvent(new StreamResetEvent(new StreamResetByPeerError(errorCode)))
+    this.dispatchEvent(new StreamResetEvent(err))
   }
 
   /**
-   * The muxer tells every stream when the connection drains, and the base class fires 'drain'
-   * on each, data still waiting or not: 'drain' means "write again", and writers woken while
-   * their data waits for window grow the buffer without bound. Wake them only once this stream
-   * can send and its buffer is empty.
+   * The base class fires 'drain' on every stream whenever the connection drains, data still
+   * waiting for window or not; writers woken that way grow the buffer without bound.
    */
   onMuxerDrain (): void {
     this.resumeSending()
-  }
-
-  private resumeSending (): void {
-    if (!this.writableNeedsDrain) {
-      return
-    }
-    this.writableNeedsDrain = false
-    try {
-      if (this.processSendQueue() && this.writeBufferLength === 0) {
-        this.safeDispatchEvent('drain')
-      }
-    } catch (err) {
-      this.log.error('resuming the send queue failed - %e', err)
-    }
   }
 
   /**
@@ -316,15 +312,10 @@ export class MuxadoStream extends AbstractStream {
   }
 
   /**
-   * Workaround, `@libp2p/utils` 7.4.1: the base iterator ends on 'remoteCloseWrite' or 'close'. When
-   * the peer's data and FIN arrive before the reader is attached (a Go dialer's optimistic
-   * multistream-select sends them at once), 'remoteCloseWrite' has already fired and the iterator
-   * waits for 'close', which needs our write end closed too: a handler that reads to the end
-   * before replying hangs. This one ends on 'end', which the base class dispatches once the
-   * peer's FIN is in and everything before it was delivered (docs/upstream-bugs.md); an abort or
-   * reset also dispatches 'end', and then the 'close' after it carries the error. The base
-   * iterator also ends on a clean 'close' while a paused reader still has data buffered, which
-   * loses that data; this one waits for the data and its 'end'.
+   * The base iterator ends on 'remoteCloseWrite' (already fired when the peer's data and FIN came
+   * before the reader, so it hangs) or on a clean 'close' (losing what a paused reader still has
+   * buffered). This one ends on 'end', dispatched once the peer's FIN is in and everything before
+   * it was delivered; after an abort or reset the 'close' that follows carries the error.
    */
   async * [Symbol.asyncIterator] (): AsyncGenerator<Uint8Array | Uint8ArrayList> {
     if ((this.readStatus !== 'readable' && this.readStatus !== 'paused') ||

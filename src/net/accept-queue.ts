@@ -24,23 +24,31 @@ export class AcceptQueue<T> {
     if (this.closedWith != null) { throw this.closedWith }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
-        const index = this.waiters.indexOf(waiter)
-        if (index !== -1) { this.waiters.splice(index, 1) }
+        this.waiters.splice(this.waiters.indexOf(waiter), 1)
         reject(signal?.reason)
       }
-      const waiter: Waiter<T> = {
-        resolve: (item) => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve(item)
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort)
-          reject(err)
-        }
+      const settled = <A>(settle: (arg: A) => void) => (arg: A): void => {
+        signal?.removeEventListener('abort', onAbort)
+        settle(arg)
       }
+      const waiter: Waiter<T> = { resolve: settled(resolve), reject: settled(reject) }
       signal?.addEventListener('abort', onAbort, { once: true })
       this.waiters.push(waiter)
     })
+  }
+
+  /** Every item to come; the loop ends once the queue is closed */
+  async * [Symbol.asyncIterator] (): AsyncGenerator<T, void, undefined> {
+    while (true) {
+      let item: T
+      try {
+        item = await this.accept()
+      } catch (err) {
+        if (this.closedWith != null) { return }
+        throw err
+      }
+      yield item
+    }
   }
 
   /** Give `item` to the oldest waiting `accept()`; false when none waits */

@@ -160,16 +160,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
 
   /** Every new session until `close()` */
   async * [Symbol.asyncIterator] (): AsyncGenerator<Session, void, undefined> {
-    while (true) {
-      let session: Session
-      try {
-        session = await this.accept()
-      } catch (err) {
-        if (this.isClosed) { return }
-        throw err
-      }
-      yield session
-    }
+    yield * this.backlog
   }
 
   /**

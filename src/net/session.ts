@@ -191,16 +191,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
 
   /** Every stream the peer opens, until the session closes (then the loop just ends; see `closeReason`) */
   async * [Symbol.asyncIterator] (): AsyncGenerator<MuxadoDuplex, void, undefined> {
-    while (true) {
-      let stream: MuxadoDuplex
-      try {
-        stream = await this.accept()
-      } catch (err) {
-        if (this.isClosed) { return }
-        throw err
-      }
-      yield stream
-    }
+    for await (const stream of this.backlog) { yield this.wrap(stream) }
   }
 
   /**
