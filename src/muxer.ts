@@ -242,7 +242,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
-      this.deliverPending()
+      this.finishChunk()
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
         this.decodeScheduled = true
         yieldToEventLoop(this.decodeFrames)
@@ -250,12 +250,13 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     } catch (err: any) {
       this.log.error('peer broke the protocol - %e', err)
       // what arrived before the bad frame was valid: readers get it before the session ends
-      this.deliverPending()
+      this.finishChunk()
       this.abort(err)
     }
   }
 
-  private deliverPending (): void {
+  /** The chunk is decoded: streams holding full DATA frames of it hand them to their readers */
+  private finishChunk (): void {
     for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
   }
 
