@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { encodeWndinc } from '../src/protocol/index.ts'
+import { receiveWindowIncrement } from '../src/stream.ts'
 import { yieldToEventLoop } from '../src/yield.ts'
 import { concatBytes } from './helpers/bytes.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
@@ -34,8 +35,8 @@ describe('yieldToEventLoop', () => {
     const peer = new RawPeer('client', { maxFramesPerTurn: 64 })
     const stream = await peer.muxer.createStream()
     let handled = 0
-    const onWindowIncrement = stream.onWindowIncrement.bind(stream)
-    stream.onWindowIncrement = (increment) => { handled++; onWindowIncrement(increment) }
+    const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
+    stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
     const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1)))
     const allHandled = new Promise<void>((resolve) => {
       const check = (): void => { if (handled === 100_000) { resolve() } else { setTimeout(check, 50) } }

@@ -2,6 +2,7 @@ import { StreamBufferError } from '@libp2p/interface'
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameType, TooManyUselessFramesError } from '../../src/index.ts'
 import { encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
+import { receiveData, receiveWindowIncrement } from '../../src/stream.ts'
 import { muxerPair, readAll } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { abortAndExpectReleased, closeError, concatBytes, counters, expectReleased, sentOn, sleep, trackTimers, until } from './harness.ts'
@@ -101,8 +102,8 @@ describe('hostile: leaks and fairness', function () {
       const peer = new RawPeer('client', { maxFramesPerTurn: 1024 })
       const stream = await peer.muxer.createStream()
       let handled = 0
-      const onWindowIncrement = stream.onWindowIncrement.bind(stream)
-      stream.onWindowIncrement = (increment) => { handled++; onWindowIncrement(increment) }
+      const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
+      stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
       const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1)))
       let handledWhenTimerFired = -1
       setTimeout(() => { handledWhenTimerFired = handled }, 0)
@@ -123,8 +124,8 @@ describe('hostile: leaks and fairness', function () {
       const peer = new RawPeer('client')
       const stream = await peer.muxer.createStream()
       let handled = 0
-      const onWindowIncrement = stream.onWindowIncrement.bind(stream)
-      stream.onWindowIncrement = (increment) => { handled++; onWindowIncrement(increment) }
+      const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
+      stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
       let handledWhenTimerFired = -1
       setTimeout(() => { handledWhenTimerFired = handled }, 0)
       peer.send(concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1))))
@@ -138,8 +139,8 @@ describe('hostile: leaks and fairness', function () {
       const stream = await peer.muxer.createStream()
       const closed = closeError(stream)
       let onDataCalls = 0
-      const onDataFrame = stream.onDataFrame.bind(stream)
-      stream.onDataFrame = (payload, fin) => { onDataCalls++; onDataFrame(payload, fin) }
+      const onDataFrame = stream[receiveData].bind(stream)
+      stream[receiveData] = (payload, fin) => { onDataCalls++; return onDataFrame(payload, fin) }
       const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeDataHeader(stream.streamId, 0, false)))
       peer.muxer.onData(chunk)
       await until(() => peer.muxer.status === 'closed', 'the budget to end the session')
