@@ -86,7 +86,7 @@ describe('muxer', () => {
     })
   })
 
-  describe('frames for unknown or closed streams (PROTOCOL.md §2.7)', () => {
+  describe('frames for unknown or closed streams (docs/protocol.md §2.7)', () => {
     it('answers DATA with a payload on a closed stream with RST StreamClosed', async () => {
       const peer = new RawPeer('server')
       peer.send(encodeSyn(3))
@@ -182,7 +182,7 @@ describe('muxer', () => {
     })
   })
 
-  describe('Go quirks (PROTOCOL.md §3)', () => {
+  describe('Go quirks (docs/protocol.md §3)', () => {
     it('tolerates a duplicate FIN (HalfClose then Close, B5)', async () => {
       const peer = new RawPeer('server')
       peer.send(encodeSyn(3), ...data(3, hex('6869'), true), encodeDataHeader(3, 0, true))

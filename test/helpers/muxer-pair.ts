@@ -12,7 +12,7 @@ export function muxerPair (init: MuxadoInit = {}): { client: MuxadoMuxer, server
   return { client: factory.createStreamMuxer(outbound), server: factory.createStreamMuxer(inbound) }
 }
 
-/** Send with backpressure, the way LIBP2P.md §8.1 says: re-check after every drain */
+/** Send with backpressure: a false `send()` means wait for 'drain' before the next one */
 export async function write (stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
   if (!stream.send(data)) { await pEvent(stream, 'drain', { rejectionEvents: ['close'] }) }
 }

@@ -9,7 +9,7 @@ import type { WireFrame } from '../helpers/raw-peer.ts'
 import type { SessionTrace } from '../protocol/helpers.ts'
 
 /**
- * the fault checklist (test/README.md), rows about framing and the connection: truncation, unknown types, bad
+ * Rows of the fault checklist (docs/fault-checklist.md) about framing and the connection: truncation, unknown types, bad
  * lengths, GOAWAY length quirks, id 0, flag bits, chunking. Each test is named after its row.
  */
 
@@ -24,7 +24,7 @@ async function serverWithStream (init = {}): Promise<{ peer: RawPeer, stream: Mu
   return { peer, stream, received: () => bytes }
 }
 
-describe('hostile: framing and connection rows (the fault checklist (test/README.md))', function () {
+describe('hostile: framing and connection rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 

@@ -11,11 +11,11 @@ import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, d
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
- * the fault checklist (test/README.md), rows about budgets, GOAWAY, slow peers, connection loss and the error
+ * Rows of the fault checklist (docs/fault-checklist.md) about budgets, GOAWAY, slow peers, connection loss and the error
  * table.
  */
 
-describe('hostile: budget, GOAWAY and connection rows (the fault checklist (test/README.md))', function () {
+describe('hostile: budget, GOAWAY and connection rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 

@@ -6,7 +6,7 @@ import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, d
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
- * the fault checklist (test/README.md), rows about stream state and flow control: windows, ids, limits, FIN.
+ * Rows of the fault checklist (docs/fault-checklist.md) about stream state and flow control: windows, ids, limits, FIN.
  */
 
 /** A listener that consumes (and counts) everything the stream delivers */
@@ -16,7 +16,7 @@ function reader (stream: MuxadoStream): () => number {
   return () => bytes
 }
 
-describe('hostile: stream and flow-control rows (the fault checklist (test/README.md))', function () {
+describe('hostile: stream and flow-control rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 

@@ -3,7 +3,7 @@ import { Random, describeInput, generate, runInput } from './fuzz.ts'
 import { TimerTracker, onEscapedErrors } from './harness.ts'
 
 /**
- * the fault checklist (test/README.md) row 46 in CI: a few hundred inputs of the mutation fuzzer (random bytes,
+ * fault checklist row 46 (docs/fault-checklist.md) in CI: a few hundred inputs of the mutation fuzzer (random bytes,
  * random frames, mutated Go session traffic) in both roles. `MUXADO_FUZZ_RUNS` and
  * `MUXADO_FUZZ_SEED` override the count and the seed; long runs use `npm run fuzz`.
  */

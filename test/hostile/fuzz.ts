@@ -1,6 +1,6 @@
 /**
- * A mutation fuzzer for the muxer (the fault checklist (test/README.md) row 46, §4 "a small in-repo mutation
- * loop"). Each input is fed, in random chunks, into a RawPeer-driven muxer of either role: random
+ * A mutation fuzzer for the muxer (fault checklist row 46, docs/fault-checklist.md): random splices and bit flips of
+ * recorded valid traffic reach states that purely random bytes do not. Each input is fed, in random chunks, into a RawPeer-driven muxer of either role: random
  * bytes, random frame sequences, and windows of the recorded Go session
  * (test/fixtures/vectors/session-trace.json) mutated by bit flips, byte writes, splices, deletions,
  * duplications and truncation. For every input, nothing throws out of the muxer (no uncaught

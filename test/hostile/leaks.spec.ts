@@ -8,7 +8,7 @@ import { abortAndExpectReleased, closeError, concatBytes, counters, expectReleas
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
- * Leak and fairness checks (the fault checklist (test/README.md) rows 42 and 45, A6, A19, A21): bookkeeping,
+ * Leak and fairness checks (fault checklist rows 36, 42 and 45, docs/fault-checklist.md): bookkeeping,
  * timers and listeners return to baseline after heavy churn; a chunk packed with frames does not
  * starve the event loop; a peer that never reads cannot make our buffers grow without bound.
  */

@@ -8,7 +8,7 @@ import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEsca
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
- * Property tests against a live muxer (the fault checklist (test/README.md) row 47, property ideas (c), (d), (e)).
+ * Property tests against a live muxer (fault checklist row 47 and its property ideas (c), (d), (e), docs/fault-checklist.md).
  *
  * (c) `fc.commands` drive a RawPeer-backed muxer with app actions (open, write, pause, resume,
  * close, reset) and peer frames (SYN, DATA within or over the window, WNDINC, RST, FIN), and

@@ -231,7 +231,7 @@ describe('interop: js-libp2p 3 with this project\'s minimal Go libp2p peer (Go m
             await finished
             await go.waitFor(e => e.event === 'stream-end' && e.protocol === GO_PROTOCOLS.closeEarly) // Close() returned
             stream.send(new Uint8Array(100)) // Go has forgotten the stream: it answers RST StreamClosed
-            // after the peer's FIN, RST StreamClosed is Go's normal close (PROTOCOL.md §2.4)
+            // after the peer's FIN, RST StreamClosed is Go's normal close (docs/protocol.md §2.4)
             expect((await closed).error).to.equal(undefined)
             expect(stream.status).to.equal('closed')
             expect(() => stream.send(new Uint8Array(1))).to.throw().with.property('name', 'StreamStateError')

@@ -210,7 +210,7 @@ describe('protocol/decode properties', function () {
     }), runs(200))
   })
 
-  it('a header is rejected exactly when PROTOCOL.md §1.2 says, with the right code, at its 8th byte', () => {
+  it('a header is rejected exactly when docs/protocol.md §1.2 says, with the right code, at its 8th byte', () => {
     const header = fc.record({
       lengthBits: fc.integer({ min: 0, max: 3 }),
       length: fc.oneof(fc.constantFrom(0, 4, 8), fc.integer({ min: 0, max: MAX_PAYLOAD })),

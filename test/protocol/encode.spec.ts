@@ -24,7 +24,7 @@ function isSynFin (vector: FrameVector): boolean {
 }
 
 describe('protocol/encode', () => {
-  describe('PROTOCOL.md §1.4 hex examples', () => {
+  describe('docs/protocol.md §1.4 hex examples', () => {
     const examples: Array<[string, () => Uint8Array, string]> = [
       ['SYN id=3 (Go Open(): plain, no body)', () => encodeSyn(3), '0000000100000003'],
       ['SYN id=1 (encodable; a Go server rejects it)', () => encodeSyn(1), '0000000100000001'],
