@@ -1,11 +1,12 @@
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameError, FrameType, HeartbeatTimeoutError, UnexpectedEOFError } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fromHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { loadVectors, fromHex } from '../protocol/helpers.ts'
+import { loadVectors } from '../protocol/helpers.ts'
 import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, expectGoaway, expectReleased, expectReleasedExceptHidden, header, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
+import type { WireFrame } from '../helpers/frames.ts'
 import type { SessionTrace } from '../protocol/helpers.ts'
 
 /**

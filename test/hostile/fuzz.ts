@@ -18,8 +18,9 @@
 
 import { ERROR_TABLE, FrameType, goawayCode } from '../../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fromHex, toHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { fromHex, loadVectors, toHex } from '../protocol/helpers.ts'
+import { loadVectors } from '../protocol/helpers.ts'
 import { TimerTracker, concatBytes, counters, header, tick } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 import type { MuxerRole } from '../helpers/raw-peer.ts'

@@ -3,7 +3,8 @@ import { FrameType } from '../../src/protocol/index.ts'
 import { yieldToEventLoop } from '../../src/yield.ts'
 import { dataFrame } from '../helpers/bytes.ts'
 import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
-import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
+import type { WireFrame } from '../helpers/frames.ts'
+import type { RawPeer } from '../helpers/raw-peer.ts'
 
 /**
  * Shared helpers for the hostile-peer suites: hand-made frames, counters that must return to

@@ -6,7 +6,7 @@ import { MAX_PAYLOAD, encodeDataHeader, encodeSyn, encodeWndinc } from '../../sr
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { concatBytes, dataFrame, sleep, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
+import type { WireFrame } from '../helpers/frames.ts'
 
 /**
  * The other side of the budgets: a peer that does exactly what Go muxado v1 does, reading in

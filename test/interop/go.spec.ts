@@ -7,9 +7,11 @@ import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { HeartbeatTimeoutError, RemoteGoAwayError } from '../../src/index.ts'
 import { FrameDecoder, FrameType, HEARTBEAT_STREAM_TYPE, encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
+import { toHex } from '../helpers/bytes.ts'
+import { decodeFrames, formatFrames } from '../helpers/frames.ts'
+import { readAll, write } from '../helpers/streams.ts'
 import { DIRECTIONS, parityOf, useGoPeer } from './directions.ts'
-import { decodeFrames, formatFrames, toHex } from './frames.ts'
-import { EchoServer, PatternChecker, failures, openAndCheck, openAndCheckMany, pattern, patternChunk, readAll, readPattern, write, writePattern } from './streams.ts'
+import { EchoServer, PatternChecker, failures, goPattern, openAndCheck, openAndCheckMany, patternChunk, readPattern, writePattern } from './streams.ts'
 import { cleanupTcp, dialMuxer, listenRaw } from './tcp.ts'
 import type { StreamHandler } from './tcp.ts'
 import type { MuxadoInit, MuxadoStream } from '../../src/index.ts'
@@ -45,7 +47,7 @@ async function closed (stream: MuxadoStream): Promise<Error | undefined> {
 
 /** Read the whole stream (it must be "ping" and end with the remote's FIN), then write `reply` */
 async function replyAfterFin (stream: MuxadoStream, reply: string): Promise<void> {
-  const received = new TextDecoder().decode((await readAll(stream)).subarray())
+  const received = new TextDecoder().decode(await readAll(stream))
   expect(received).to.equal('ping')
   expect(stream.remoteWriteStatus).to.equal('closed')
   expect(stream.writeStatus).to.equal('writable')
@@ -423,7 +425,7 @@ describe('heartbeat against a raw TCP peer', () => {
 
 describe('interop helpers', () => {
   it('the pattern checker accepts the Go pattern and catches a corrupt or short echo', () => {
-    const good = pattern(5, 100_000)
+    const good = goPattern(5, 100_000)
     expect(good[40_000]).to.equal((5 * 31 + 40_000) & 0xff)
     const ok = new PatternChecker(5)
     ok.push(good.subarray(0, 12_345))

@@ -14,8 +14,8 @@ import {
   encodeSyn,
   encodeWndinc
 } from '../../src/protocol/index.ts'
-import { concatBytes, dataFrame } from '../helpers/bytes.ts'
-import { Recorder, decodeChunks, seededBytes, splitAt, toHex, errorCodes } from './helpers.ts'
+import { concatBytes, dataFrame, toHex } from '../helpers/bytes.ts'
+import { Recorder, decodeChunks, seededBytes, splitAt, errorCodes } from './helpers.ts'
 import type { DecodedFrame } from './helpers.ts'
 
 /**

@@ -13,8 +13,8 @@ import {
   encodeWndinc,
   writeHeader
 } from '../../src/protocol/index.ts'
-import { dataFrame } from '../helpers/bytes.ts'
-import { encodeFrame, expectedFrame, fromHex, loadVectors, toHex, vectorBytes, errorCodes } from './helpers.ts'
+import { dataFrame, fromHex, toHex } from '../helpers/bytes.ts'
+import { encodeFrame, expectedFrame, loadVectors, vectorBytes, errorCodes } from './helpers.ts'
 import type { EncoderReject, FrameVector } from './helpers.ts'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
