@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import { FrameType } from '../../src/protocol/index.ts'
 import { yieldToEventLoop } from '../../src/yield.ts'
 import { dataFrame } from '../helpers/bytes.ts'
+import { sleep, until } from '../helpers/time.ts'
 import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { WireFrame } from '../helpers/frames.ts'
 import type { RawPeer } from '../helpers/raw-peer.ts'
@@ -11,8 +12,9 @@ import type { RawPeer } from '../helpers/raw-peer.ts'
  * baseline, and a tracker for the timers code under test leaves behind.
  */
 
-// the frame builders live with the other suites' helpers; the hostile suites take them from here
+// the frame builders and waits live with the other suites' helpers; the hostile suites take them from here
 export { concatBytes, dataFrame, dataFrames, header, u32 } from '../helpers/bytes.ts'
+export { sleep, until, within } from '../helpers/time.ts'
 
 /** One turn of the event loop, taken the way the muxer takes its own (setImmediate in Node) */
 export async function tick (): Promise<void> {
@@ -40,32 +42,6 @@ export function onEscapedErrors (listener: (err: unknown) => void): () => void {
   return () => {
     process.off('unhandledRejection', listener)
     process.off('uncaughtException', listener)
-  }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** `promise`, or a rejection with `message` after `ms`; the timer is cleared either way */
-export async function withTimeout<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(message())) }, ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Wait until `predicate` holds, polling every 2 ms, or fail after `timeoutMs` */
-export async function until (predicate: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) { throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`) }
-    await sleep(2)
   }
 }
 

@@ -4,7 +4,7 @@ import { ErrorCode, FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, withTimeout, ZERO } from './harness.ts'
+import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, within, ZERO } from './harness.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -556,7 +556,7 @@ describe('hostile: model-based and scheduler properties', function () {
         const settled = closing.then(() => 'resolved', () => 'rejected')
         await sleep(5)
         if (what === 'stream') { stream.abort(new Error('give up')) } else { peer.muxer.abort(new Error('give up')) }
-        expect(await withTimeout(settled, 500, () => `${what}.close() still pending after abort()`)).to.be.oneOf(['resolved', 'rejected'])
+        expect(await within(settled, 500, () => `${what}.close() still pending after abort()`)).to.be.oneOf(['resolved', 'rejected'])
         peer.muxer.abort(new Error('test over'))
         await expectAllZero(peer.muxer, timers, 'muxer')
       })
@@ -616,7 +616,7 @@ describe('hostile: model-based and scheduler properties', function () {
           client.abort(new Error('scheduled abort'))
           server.abort(new Error('scheduled abort'))
         }
-        await withTimeout(Promise.all(tasks), 1000, () => `operations still pending after the sessions ended: ${[...pending].join(', ')}; order run: ${s.report().map(r => r.label).join(', ')}`)
+        await within(Promise.all(tasks), 1000, () => `operations still pending after the sessions ended: ${[...pending].join(', ')}; order run: ${s.report().map(r => r.label).join(', ')}`)
         await expectAllZero(client, timers, 'client')
         await expectAllZero(server, timers, 'server')
         expect(streams.every(st => st.status !== 'open'), 'every stream ended').to.equal(true)

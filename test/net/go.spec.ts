@@ -8,9 +8,10 @@
  */
 
 import { expect } from 'aegir/chai'
+import { within } from '../helpers/time.ts'
 import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from '../interop/go-peer.ts'
 import { goPattern } from '../interop/streams.ts'
-import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed, within } from './helpers.ts'
+import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed } from './helpers.ts'
 import type { MuxadoDuplex, Session } from '../../src/net/index.ts'
 import type { GoPeer } from '../interop/go-peer.ts'
 

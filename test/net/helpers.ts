@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { dial, listen } from '../../src/net/index.ts'
+import { within } from '../helpers/time.ts'
 import type { DialOptions, ListenOptions, MuxadoDuplex, Server, Session } from '../../src/net/index.ts'
 import type { Duplex } from 'node:stream'
 
@@ -83,27 +84,10 @@ export function echoStreams (session: Session): void {
   })()
 }
 
-export async function delay (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
 /** Resolves with the session's close reason */
 export async function sessionClosed (session: Session): Promise<Error | undefined> {
   if (session.closed) { return session.closeReason }
   return new Promise(resolve => { session.once('close', resolve) })
-}
-
-/** Reject if `promise` does not settle within `ms` */
-export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what} did not settle within ${ms} ms`)) }, ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 const sessions = new Set<Session>()
