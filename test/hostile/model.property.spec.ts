@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { ErrorCode, FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fuzzRuns, propertyRuns } from '../helpers/fuzz-settings.ts'
 import { muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, within, ZERO } from './harness.ts'
@@ -24,17 +25,9 @@ import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
  * Fixed seeds; `MUXADO_FUZZ_RUNS=n` and `MUXADO_FUZZ_SEED=n` override run counts and the seed.
  */
 
-function envInteger (name: string): number | undefined {
-  const value = Number(process.env[name])
-  return Number.isInteger(value) && process.env[name] !== '' ? value : undefined
-}
-
-const fuzzRuns = envInteger('MUXADO_FUZZ_RUNS')
-const fuzzSeed = envInteger('MUXADO_FUZZ_SEED') ?? 4242
-
 function runs (defaultRuns: number): fc.Parameters<unknown> {
   // a run that hangs fails (and is shrunk) instead of stalling the whole property
-  return { seed: fuzzSeed, numRuns: fuzzRuns != null && fuzzRuns > 0 ? fuzzRuns : defaultRuns, timeout: 10_000 }
+  return { ...propertyRuns(defaultRuns, 4242), timeout: 10_000 }
 }
 
 const INITIAL_WINDOW = 65536
@@ -473,7 +466,7 @@ async function expectAllZero (muxer: MuxadoMuxer, timers: TimerTracker, label: s
 
 describe('hostile: model-based and scheduler properties', function () {
   // a long MUXADO_FUZZ_RUNS run must not be cut off by mocha and keep running under later tests
-  this.timeout(Math.max(120_000, (fuzzRuns ?? 0) * 1000))
+  this.timeout(Math.max(120_000, fuzzRuns(0) * 1000))
   const timers = new TimerTracker()
   let unhandled: unknown[] = []
   let stopRecording = (): void => {}

@@ -15,23 +15,13 @@ import {
   encodeWndinc
 } from '../../src/protocol/index.ts'
 import { concatBytes, dataFrame, toHex } from '../helpers/bytes.ts'
+import { propertyRuns } from '../helpers/fuzz-settings.ts'
 import { Recorder, decodeChunks, seededBytes, splitAt, errorCodes } from './helpers.ts'
 import type { DecodedFrame } from './helpers.ts'
 
-/**
- * `MUXADO_FUZZ_RUNS=10000` runs every property that many times instead of its default, and
- * `MUXADO_FUZZ_SEED=n` replaces the fixed seed 42
- */
-function envInteger (name: string): number | undefined {
-  const value = Number(process.env[name])
-  return Number.isInteger(value) && process.env[name] !== '' ? value : undefined
-}
-
-const fuzzRuns = envInteger('MUXADO_FUZZ_RUNS')
-const fuzzSeed = envInteger('MUXADO_FUZZ_SEED') ?? 42
-
+/** Seed 42 unless `MUXADO_FUZZ_SEED` says otherwise (test/helpers/fuzz-settings.ts) */
 function runs (defaultRuns: number): fc.Parameters<unknown> {
-  return { seed: fuzzSeed, numRuns: fuzzRuns != null && fuzzRuns > 0 ? fuzzRuns : defaultRuns }
+  return propertyRuns(defaultRuns, 42)
 }
 
 /** A frame on the wire and what the decoder must report for it */
