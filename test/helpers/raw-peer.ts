@@ -2,7 +2,8 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pEvent } from 'p-event'
 import { muxado } from '../../src/index.ts'
-import { FrameDecoder } from '../../src/protocol/index.ts'
+import { FrameDecoder, encodeWndinc } from '../../src/protocol/index.ts'
+import { concatBytes } from './bytes.ts'
 import { describeFrame, recordFrames } from './frames.ts'
 import type { WireFrame } from './frames.ts'
 import type { MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
@@ -133,5 +134,19 @@ export class RawPeer {
 
   private decodeRecorded (): void {
     this.decoder.decode(recordFrames(this.frames))
+  }
+}
+
+/**
+ * `count` WNDINC +1 frames for `stream` in one chunk, and how many of them the stream has handled
+ * so far: for watching the muxer pace a chunk packed with frames
+ */
+export function wndincFlood (stream: MuxadoStream, count: number): { chunk: Uint8Array, handled(): number } {
+  let handled = 0
+  const onWindowIncrement = stream.onWindowIncrement.bind(stream)
+  stream.onWindowIncrement = (increment) => { handled++; onWindowIncrement(increment) }
+  return {
+    chunk: concatBytes(Array.from({ length: count }, () => encodeWndinc(stream.streamId, 1))),
+    handled: () => handled
   }
 }

@@ -1,11 +1,11 @@
 import { expect } from 'aegir/chai'
-import { FrameType } from '../../src/protocol/index.ts'
+import { FrameType, encodeSyn } from '../../src/protocol/index.ts'
 import { yieldToEventLoop } from '../../src/yield.ts'
 import { dataFrame } from '../helpers/bytes.ts'
+import { RawPeer } from '../helpers/raw-peer.ts'
 import { sleep, until } from '../helpers/time.ts'
-import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import type { ErrorCode, MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { WireFrame } from '../helpers/frames.ts'
-import type { RawPeer } from '../helpers/raw-peer.ts'
 
 /**
  * Shared helpers for the hostile-peer suites: hand-made frames, counters that must return to
@@ -248,6 +248,20 @@ export function acceptAll (peer: RawPeer): Map<number, MuxadoStream> {
   const accepted = new Map<number, MuxadoStream>()
   peer.muxer.addEventListener('stream', (evt) => { accepted.set(evt.detail.streamId, evt.detail) })
   return accepted
+}
+
+/**
+ * A server muxer whose application accepted stream 3 from the peer and reset it: resolves once
+ * our RST is on the wire, with the streams accepted (now and later)
+ */
+export async function resetByApp (init: MuxadoInit = {}): Promise<{ peer: RawPeer, accepted: Map<number, MuxadoStream> }> {
+  const peer = new RawPeer('server', init)
+  const accepted = acceptAll(peer)
+  peer.send(encodeSyn(3))
+  await until(() => accepted.has(3), 'stream 3')
+  accepted.get(3)?.abort(new Error('app gave up'))
+  await peer.waitForFrame(f => f.type === FrameType.RST && f.streamId === 3)
+  return { peer, accepted }
 }
 
 /** DATA payload bytes the muxer sent on one stream */
