@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { pEvent } from 'p-event'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { muxado } from '../../src/index.ts'
 import { echoStream, readAll, write } from '../helpers/streams.ts'
 import type { Identify } from '@libp2p/identify'
@@ -61,12 +59,6 @@ export async function createServiceNode (options: NodeOptions = {}): Promise<Ser
 /** Stop every node, even if some of them fail to stop */
 export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
   await Promise.allSettled(nodes.map(async (node) => node?.stop()))
-}
-
-export function sha256 (data: Uint8Array | Uint8ArrayList): string {
-  const hash = createHash('sha256')
-  for (const buf of data instanceof Uint8Array ? [data] : data) { hash.update(buf) }
-  return hash.digest('hex')
 }
 
 /**

@@ -4,12 +4,12 @@
  */
 
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { dial, listen } from '../../src/net/index.ts'
+import { pattern } from '../helpers/streams.ts'
 import { within } from '../helpers/time.ts'
 import type { DialOptions, ListenOptions, MuxadoDuplex, Server, Session } from '../../src/net/index.ts'
 import type { Duplex } from 'node:stream'
@@ -47,14 +47,10 @@ export function testCertificate (): TestCertificate {
 }
 
 /** `length` bytes that differ per `seed`, so swapped streams are caught */
+/** `pattern()` bytes as a Buffer, for Node's stream API */
 export function payload (length: number, seed: number): Buffer {
-  const buf = Buffer.allocUnsafe(length)
-  for (let i = 0; i < length; i++) { buf[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff }
-  return buf
-}
-
-export function sha256 (data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
+  const bytes = pattern(length, seed)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /**
