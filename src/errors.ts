@@ -1,24 +1,41 @@
-import { StreamResetError } from '@libp2p/interface'
+import { ConnectionClosedError, StreamBufferError, StreamResetError } from '@libp2p/interface'
+import { MaxEarlyStreamsError } from '@libp2p/utils'
 import { ErrorCode, errorCodeName } from './protocol/constants.ts'
 import { FrameError } from './protocol/frame-error.ts'
 
 export { FrameError }
 
+/** A session fault ends every stream; a stream fault resets only its stream */
+export type ErrorScope = 'session' | 'stream'
+
+/** An error class whose statics say what it ends and the code of our GOAWAY or RST (none when absent) */
+export interface WireErrorClass {
+  new (...args: any[]): Error
+  readonly scope: ErrorScope
+  readonly wireCode?: ErrorCode
+}
+
 /** The peer broke a session rule (a SYN id out of order, a frame for an id never assigned) */
 export class ProtocolViolationError extends Error {
   static name = 'ProtocolViolationError'
+  static readonly scope = 'session'
+  static readonly wireCode = ErrorCode.ProtocolError
   name = 'ProtocolViolationError'
 }
 
 /** The peer sent more DATA than the stream's window allowed */
 export class FlowControlError extends Error {
   static name = 'FlowControlError'
+  static readonly scope = 'stream'
+  static readonly wireCode = ErrorCode.FlowControlError
   name = 'FlowControlError'
 }
 
 /** The peer sent DATA on a stream after its FIN */
 export class DataAfterFinError extends Error {
   static name = 'DataAfterFinError'
+  static readonly scope = 'stream'
+  static readonly wireCode = ErrorCode.StreamClosed
   name = 'DataAfterFinError'
 }
 
@@ -38,6 +55,7 @@ export class StreamResetByPeerError extends StreamResetError {
 /** The peer sent GOAWAY: no new streams, and our streams it never saw are closed */
 export class RemoteGoAwayError extends Error {
   static name = 'RemoteGoAwayError'
+  static readonly scope = 'stream'
   name = 'RemoteGoAwayError'
   readonly errorCode: number
 
@@ -50,95 +68,101 @@ export class RemoteGoAwayError extends Error {
 /** The peer did not echo a heartbeat ping in time: it or the path to it is dead */
 export class HeartbeatTimeoutError extends Error {
   static name = 'HeartbeatTimeoutError'
+  static readonly scope = 'session'
+  // Go sends NoError on its own heartbeat timeout
+  static readonly wireCode = ErrorCode.NoError
   name = 'HeartbeatTimeoutError'
 }
 
-/** Every 31-bit stream id of our parity has been used */
+/** Every 31-bit stream id of our parity has been used (thrown by createStream; the session carries on) */
 export class StreamIdsExhaustedError extends Error {
   static name = 'StreamIdsExhaustedError'
+  static readonly scope = 'stream'
   name = 'StreamIdsExhaustedError'
 }
 
 /** The peer sent more frames that do nothing (empty DATA, frames for closed streams) than the budget allows */
 export class TooManyUselessFramesError extends Error {
   static name = 'TooManyUselessFramesError'
+  static readonly scope = 'session'
+  static readonly wireCode = ErrorCode.ProtocolError
   name = 'TooManyUselessFramesError'
 }
 
 /** Streams were opened and reset faster than the budget allows (rapid reset, MadeYouReset) */
 export class StreamChurnLimitError extends Error {
   static name = 'StreamChurnLimitError'
+  static readonly scope = 'session'
+  static readonly wireCode = ErrorCode.ProtocolError
   name = 'StreamChurnLimitError'
 }
 
 /** The connection accepted no data for too long: the peer stopped reading */
 export class WriteTimeoutError extends Error {
   static name = 'WriteTimeoutError'
+  static readonly scope = 'session'
+  static readonly wireCode = ErrorCode.InternalError
   name = 'WriteTimeoutError'
 }
 
 /** The connection ended in the middle of a frame */
 export class UnexpectedEOFError extends Error {
   static name = 'UnexpectedEOFError'
+  static readonly scope = 'session'
   name = 'UnexpectedEOFError'
 }
 
+type ErrorClass = abstract new (...args: any[]) => Error
+
 export interface ErrorRule {
-  /** the error's `name` */
-  error: string
-  /** a session fault ends every stream; a stream fault resets only its stream */
-  scope: 'session' | 'stream'
-  /** what we send: GOAWAY or RST with `errorCode`, or nothing when the wire is gone or it is the peer's own frame */
+  error: ErrorClass
+  scope: ErrorScope
+  /** GOAWAY (session) or RST (stream) with `wireCode`, or nothing; FrameError's carries its own code */
   wire: 'GOAWAY' | 'RST' | 'none'
-  /** absent for FrameError, which carries its own code */
-  errorCode?: ErrorCode
+  wireCode?: ErrorCode
 }
 
-/**
- * The one table of typed errors: each error, the muxado code we answer with, and whether it
- * ends the session or only one stream.
- */
-export const ERROR_TABLE: readonly ErrorRule[] = [
-  { error: FrameError.name, scope: 'session', wire: 'GOAWAY' },
-  { error: ProtocolViolationError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
-  { error: TooManyUselessFramesError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
-  { error: StreamChurnLimitError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.ProtocolError },
-  // Go sends NoError on its own heartbeat timeout
-  { error: HeartbeatTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.NoError },
-  { error: WriteTimeoutError.name, scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.InternalError },
-  { error: UnexpectedEOFError.name, scope: 'session', wire: 'none' },
-  // libp2p's cap on inbound streams waiting for a 'stream' listener: ours, not the peer's fault
-  { error: 'MaxEarlyStreamsError', scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.InternalError },
-  { error: 'ConnectionClosedError', scope: 'session', wire: 'none' },
-  { error: FlowControlError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.FlowControlError },
-  { error: DataAfterFinError.name, scope: 'stream', wire: 'RST', errorCode: ErrorCode.StreamClosed },
-  // libp2p's read or write buffer cap
-  { error: 'StreamBufferError', scope: 'stream', wire: 'RST', errorCode: ErrorCode.Cancel },
-  { error: 'StreamResetError', scope: 'stream', wire: 'none' },
-  { error: RemoteGoAwayError.name, scope: 'stream', wire: 'none' },
-  // thrown by createStream; nothing goes on the wire and the session carries on
-  { error: StreamIdsExhaustedError.name, scope: 'stream', wire: 'none' },
-  // libp2p-muxado/net: a stream beyond the session's accept backlog is refused, the session carries on
-  { error: 'AcceptBacklogFullError', scope: 'stream', wire: 'RST', errorCode: ErrorCode.RefusedStream },
-  // libp2p-muxado/net: session.destroy() without an error ends the session as Go's Close() does
-  { error: 'SessionDestroyedError', scope: 'session', wire: 'GOAWAY', errorCode: ErrorCode.NoError },
-  // libp2p-muxado/net: the connection ended without a GOAWAY
-  { error: 'ConnectionLostError', scope: 'session', wire: 'none' }
-]
+const rules = new Map<ErrorClass, ErrorRule>()
 
-const rules = new Map(ERROR_TABLE.map(rule => [rule.error, rule]))
+function addRule (error: ErrorClass, scope: ErrorScope, wireCode?: ErrorCode): void {
+  const sends = wireCode != null || error === FrameError
+  rules.set(error, { error, scope, wire: sends ? (scope === 'session' ? 'GOAWAY' : 'RST') : 'none', wireCode })
+}
+
+/** Put error classes in the table by their `scope` and `wireCode`; libp2p-muxado/net registers its own */
+export function registerWireErrors (...classes: WireErrorClass[]): void {
+  for (const error of classes) { addRule(error, error.scope, error.wireCode) }
+}
+
+addRule(FrameError, 'session')
+registerWireErrors(ProtocolViolationError, TooManyUselessFramesError, StreamChurnLimitError, HeartbeatTimeoutError,
+  WriteTimeoutError, UnexpectedEOFError, FlowControlError, DataAfterFinError, RemoteGoAwayError, StreamIdsExhaustedError)
+// libp2p's errors cannot carry our statics. Its cap on streams waiting for a 'stream' listener
+// is ours to answer for, not the peer's fault; its read or write buffer cap resets the stream.
+addRule(MaxEarlyStreamsError, 'session', ErrorCode.InternalError)
+addRule(ConnectionClosedError, 'session')
+addRule(StreamBufferError, 'stream', ErrorCode.Cancel)
+addRule(StreamResetError, 'stream')
+
+/** Every typed error, what it ends and what we send for it */
+export function errorTable (): ErrorRule[] {
+  return [...rules.values()]
+}
+
+/** The rule of the error's class, or of a class it extends (a StreamResetByPeerError is a StreamResetError) */
+function ruleFor (err: Error): ErrorRule | undefined {
+  return [...rules.values()].find(rule => err instanceof rule.error)
+}
 
 /** The code a GOAWAY carries when the session ends with `err`; errors outside the table are InternalError */
 export function goawayCode (err: Error): ErrorCode {
-  if (err instanceof FrameError) {
-    return err.errorCode
-  }
-  const rule = rules.get(err.name)
-  return rule?.wire === 'GOAWAY' && rule.errorCode != null ? rule.errorCode : ErrorCode.InternalError
+  if (err instanceof FrameError) { return err.errorCode }
+  const rule = ruleFor(err)
+  return rule?.wire === 'GOAWAY' && rule.wireCode != null ? rule.wireCode : ErrorCode.InternalError
 }
 
 /** The code an RST carries when we reset a stream for `err`; anything not in the table is a Cancel */
 export function streamResetCode (err: Error): ErrorCode {
-  const rule = rules.get(err.name)
-  return rule?.wire === 'RST' && rule.errorCode != null ? rule.errorCode : ErrorCode.Cancel
+  const rule = ruleFor(err)
+  return rule?.wire === 'RST' && rule.wireCode != null ? rule.wireCode : ErrorCode.Cancel
 }

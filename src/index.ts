@@ -26,10 +26,10 @@ import type { Connection, MessageStream, StreamMuxerFactory } from '@libp2p/inte
 export { PROTOCOL, MuxadoMuxer }
 export type { Role, MuxadoCreateStreamOptions, MuxadoMuxerInit } from './muxer.ts'
 export { MuxadoStream } from './stream.ts'
-export type { MuxadoStreamInit, StreamSession } from './stream.ts'
 export type { MuxadoInit, MuxadoConfig } from './config.ts'
 export { defaultConfig } from './config.ts'
-export * from './errors.ts'
+export { DataAfterFinError, FlowControlError, FrameError, HeartbeatTimeoutError, ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, StreamResetByPeerError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError } from './errors.ts'
+export type { ErrorScope } from './errors.ts'
 export { ErrorCode, FrameType, Flag, HEARTBEAT_STREAM_TYPE, INITIAL_WINDOW, MAX_PAYLOAD } from './protocol/constants.ts'
 
 /**
@@ -44,18 +44,17 @@ export function muxadoSession (connection: Connection): MuxadoMuxer | undefined 
 
 class MuxadoFactory implements StreamMuxerFactory<MuxadoMuxer> {
   readonly protocol = PROTOCOL
-  readonly [Symbol.toStringTag] = '@libp2p/muxado'
+  readonly [Symbol.toStringTag] = 'libp2p-muxado'
   readonly [serviceCapabilities]: string[] = ['@libp2p/stream-multiplexing']
   private readonly init: MuxadoInit
-  private readonly config: ReturnType<typeof resolveConfig>
 
   constructor (init: MuxadoInit) {
+    resolveConfig(init) // bad options throw here, not on the first connection
     this.init = init
-    this.config = resolveConfig(init)
   }
 
   createStreamMuxer (maConn: MessageStream): MuxadoMuxer {
-    return new MuxadoMuxer(maConn, this.config, this.init)
+    return new MuxadoMuxer(maConn, this.init)
   }
 }
 

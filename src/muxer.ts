@@ -1,6 +1,7 @@
 import { ConnectionClosedError, MuxerClosedError, TooManyOutboundProtocolStreamsError } from '@libp2p/interface'
 import { AbstractStreamMuxer } from '@libp2p/utils'
 import { Budget } from './budget.ts'
+import { resolveConfig } from './config.ts'
 import { ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError, goawayCode } from './errors.ts'
 import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { LateFrames } from './late-frames.ts'
@@ -9,21 +10,21 @@ import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 import { RttEstimator } from './rtt.ts'
-import { MuxadoStream } from './stream.ts'
+import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement } from './stream.ts'
 import { ConnectionWriter } from './writer.ts'
 import { yieldToEventLoop } from './yield.ts'
-import type { MuxadoConfig } from './config.ts'
+import type { MuxadoConfig, MuxadoInit } from './config.ts'
 import type { WindowTuning } from './flow.ts'
 import type { FrameHandler } from './protocol/decode.ts'
 import type { StreamSession } from './stream.ts'
-import type { AbortOptions, CreateStreamOptions, MessageStream, StreamMuxerOptions } from '@libp2p/interface'
+import type { AbortOptions, CreateStreamOptions, MessageStream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
 
-export interface MuxadoMuxerInit extends StreamMuxerOptions {
+export interface MuxadoMuxerInit extends MuxadoInit {
   /**
    * The connection writes a `Uint8ArrayList` with one system call (as `libp2p-muxado/net`'s
    * socket connection does with `writev`): the session hands it frames uncopied
@@ -40,7 +41,7 @@ export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
  * One muxado session over one connection. The outbound (dialing) side is the client and opens
  * odd stream ids from 3; the inbound side is the server and opens even ids from 2.
  */
-export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements StreamSession {
+export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   readonly role: Role
   private readonly config: MuxadoConfig
   private readonly decoder = new FrameDecoder()
@@ -50,8 +51,12 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   /** the session's own streams (heartbeats): never FINed or RST, ended locally with the session */
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
-  /** streams holding payloads from the chunk being decoded */
-  private undelivered: MuxadoStream[] = []
+  /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
+  private readonly streamsWithPending: MuxadoStream[] = []
+  /** what every stream may ask of this session; streams get it, applications never see it */
+  private readonly streamSession: StreamSession
+  /** the same for the session's own streams (heartbeats), whose frames go ahead of the others' */
+  private readonly urgentStreamSession: StreamSession
   private nextLocalId: number
   /** the highest id the peer has opened; 1 on a server and 0 on a client until then, as in Go */
   private lastRemoteId: number
@@ -68,8 +73,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private readonly streamResets: Budget
   private readonly lateFrames: LateFrames
 
-  constructor (maConn: MessageStream, config: MuxadoConfig, init: MuxadoMuxerInit = {}) {
+  constructor (maConn: MessageStream, init: MuxadoMuxerInit = {}) {
     const { gatherWrites, ...muxerOptions } = init
+    const config = resolveConfig(init)
     // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
     // batch from the peer can carry many SYNs: let every stream the peer may open wait for it
     super(maConn, { ...muxerOptions, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
@@ -96,6 +102,13 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       log: this.log
     })
     maConn.addEventListener('drain', () => { this.writer.onDrain() })
+    this.streamSession = {
+      enqueue: (bytes) => { this.writer.enqueue(bytes) },
+      isWritable: () => !this.maConn.writableNeedsDrain,
+      isOpen: () => this.status === 'open',
+      chargeStreamReset: () => this.chargeStreamReset()
+    }
+    this.urgentStreamSession = { ...this.streamSession, enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) } }
     this.windowTuning = { rtt: this.rttEstimator, budget: new ReceiveBudget(config.sessionReceiveBudget), now: () => performance.now() }
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
@@ -110,37 +123,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
    */
   get rtt (): number | undefined {
     return this.rttEstimator.min
-  }
-
-  // ---- StreamSession
-
-  get writable (): boolean {
-    return !this.maConn.writableNeedsDrain
-  }
-
-  get open (): boolean {
-    return this.status === 'open'
-  }
-
-  enqueue (bytes: Uint8Array): void {
-    this.writer.enqueue(bytes)
-  }
-
-  enqueueUrgent (bytes: Uint8Array): void {
-    this.writer.enqueueUrgent(bytes)
-  }
-
-  /** Spend the churn budget for a stream reset the peer caused; false once the session is aborted */
-  chargeStreamReset (): boolean {
-    if (this.streamResets.spend()) {
-      return true
-    }
-    this.abort(new StreamChurnLimitError(`More than ${this.config.maxStreamResets} stream resets in a burst, or over ${this.config.maxStreamResetsPerSecond}/s`))
-    return false
-  }
-
-  deliverLater (stream: MuxadoStream): void {
-    this.undelivered.push(stream)
   }
 
   // ---- libp2p muxer API
@@ -245,13 +227,22 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
 
   // ---- wire → streams
 
+  /** Spend the churn budget for a stream reset the peer caused; false once the session is aborted */
+  private chargeStreamReset (): boolean {
+    if (this.streamResets.spend()) {
+      return true
+    }
+    this.abort(new StreamChurnLimitError(`More than ${this.config.maxStreamResets} stream resets in a burst, or over ${this.config.maxStreamResetsPerSecond}/s`))
+    return false
+  }
+
   private readonly decodeFrames = (): void => {
     this.decodeScheduled = false
     // a closing session still needs the peer's frames: its WNDINCs let pending data out
     if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
-      this.deliverReceived()
+      this.finishChunk()
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
         this.decodeScheduled = true
         yieldToEventLoop(this.decodeFrames)
@@ -259,16 +250,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     } catch (err: any) {
       this.log.error('peer broke the protocol - %e', err)
       // what arrived before the bad frame was valid: readers get it before the session ends
-      this.deliverReceived()
+      this.finishChunk()
       this.abort(err)
     }
   }
 
-  private deliverReceived (): void {
-    const streams = this.undelivered
-    if (streams.length === 0) { return }
-    this.undelivered = []
-    for (const stream of streams) { stream.deliverReceived() }
+  /** The chunk is decoded: streams holding full DATA frames of it hand them to their readers */
+  private finishChunk (): void {
+    for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
   }
 
   private onSyn (streamId: number, flags: number, streamType: number): void {
@@ -281,7 +270,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       this.log('ignoring FIN on SYN for stream %d', streamId)
     }
     if (this.status !== 'open' || this.inboundStreams >= this.config.maxInboundStreams) {
-      this.enqueue(encodeRst(streamId, ErrorCode.RefusedStream))
+      this.writer.enqueue(encodeRst(streamId, ErrorCode.RefusedStream))
       return
     }
     if (streamType === HEARTBEAT_STREAM_TYPE && !this.answeringHeartbeats) {
@@ -292,7 +281,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     if (streamType >= MIN_EXTENSION_TYPE) {
       // an extension we do not run, or a second heartbeat stream: refuse it as Go does for
       // unknown extensions, without keeping the stream (docs/protocol.md B9, B10)
-      this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+      this.writer.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
       return
     }
     this.onRemoteStream(this.addStream(streamId, streamType, 'inbound', {}))
@@ -303,7 +292,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     const stream = this.openStream(streamId)
     if (stream != null) {
       if (fin || payload.byteLength > 0) {
-        stream.onDataFrame(payload, fin)
+        if (stream[receiveData](payload, fin)) { this.streamsWithPending.push(stream) }
       } else {
         this.countUselessFrame()
       }
@@ -311,7 +300,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       this.countUselessFrame()
       // a stream that is gone: Go answers the same way
       if (this.lateFrames.answerLateData(streamId)) {
-        this.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
+        this.writer.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
       }
     } else if (!fin || !this.lateFrames.expectFin(streamId)) {
       this.countUselessFrame()
@@ -321,7 +310,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private onRstFrame (streamId: number, errorCode: number): void {
     const stream = this.openStream(streamId)
     if (stream != null) {
-      if (this.chargeStreamReset()) { stream.onRstFrame(errorCode) }
+      if (this.chargeStreamReset()) { stream[receiveReset](errorCode) }
     } else if (!this.lateFrames.expectRst(streamId, errorCode)) {
       this.countUselessFrame()
     }
@@ -330,7 +319,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
   private onWndincFrame (streamId: number, increment: number): void {
     const stream = this.openStream(streamId)
     if (stream != null && increment > 0) {
-      stream.onWindowIncrement(increment)
+      stream[receiveWindowIncrement](increment)
     } else if (stream != null || !this.lateFrames.expectWndinc(streamId, increment)) {
       // Go never sends an increment of 0
       this.countUselessFrame()
@@ -341,7 +330,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
     this.log('peer sent GOAWAY last id %d code %s', lastStreamId, errorCodeName(errorCode))
     this.remoteGoaway = new RemoteGoAwayError(`The peer sent GOAWAY (${errorCodeName(errorCode)}, last stream ${lastStreamId})`, errorCode)
     for (const stream of [...this.streamsById.values()]) {
-      if (this.isLocalId(stream.streamId) && stream.streamId > lastStreamId) { stream.abortUnseen(this.remoteGoaway) }
+      if (this.isLocalId(stream.streamId) && stream.streamId > lastStreamId) { stream[abortUnseen](this.remoteGoaway) }
     }
   }
 
@@ -386,11 +375,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> implements St
       // the window already bounds what a paused reader holds; libp2p's 4 MiB default would reset
       // a paused stream whose window grew past it, and a smaller limit caps the window instead
       maxReadBufferLength: streamOptions.maxReadBufferLength ?? this.config.maxStreamWindow,
-      session: this,
+      // the session's own streams carry a few bytes each way: they go first, and never grow
+      session: hidden ? this.urgentStreamSession : this.streamSession,
       maxStreamWindow: Math.min(this.config.maxStreamWindow, streamOptions.maxReadBufferLength ?? Infinity),
-      // the session's own streams carry a few bytes each way: they never grow, and go first
-      tuning: hidden ? undefined : this.windowTuning,
-      urgent: hidden
+      tuning: hidden ? undefined : this.windowTuning
     })
     this.streamsById.set(streamId, stream)
     this.track(stream, direction, hidden, 1)

@@ -118,4 +118,19 @@ describe('flow control', () => {
     await peer.settle()
     expect(sent()).to.equal(100000)
   })
+
+  it('a connection drain wakes a writer only once its data is out: no \'drain\' while it waits for window', async () => {
+    const peer = new RawPeer('client')
+    const stream = await peer.muxer.createStream()
+    expect(stream.send(new Uint8Array(100000))).to.equal(false)
+    await peer.settle()
+    const drainedWith: number[] = []
+    stream.addEventListener('drain', () => { drainedWith.push(stream.writeBufferLength) })
+    stream.onMuxerDrain()
+    await peer.settle()
+    expect(drainedWith, 'drained while 34,464 bytes wait for window').to.deep.equal([])
+    peer.send(encodeWndinc(stream.streamId, 40000))
+    await pEvent(stream, 'drain')
+    expect(drainedWith).to.deep.equal([0])
+  })
 })

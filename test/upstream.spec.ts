@@ -1,9 +1,22 @@
 import { AbstractStream } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
-import { encodeSyn } from '../src/protocol/index.ts'
+import { ErrorCode, StreamResetByPeerError } from '../src/index.ts'
+import { encodeRst, encodeSyn } from '../src/protocol/index.ts'
 import { concatBytes, dataFrame } from './helpers/bytes.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
+import type { MuxadoStream } from '../src/index.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
+
+const later = async <T>(ms: number, value: T): Promise<T> => new Promise(resolve => setTimeout(resolve, ms, value))
+
+/** A client stream whose write waits for window: 100,000 bytes against the initial 65,536 */
+async function streamWithDataWaiting (): Promise<{ peer: RawPeer, stream: MuxadoStream }> {
+  const peer = new RawPeer('client')
+  const stream = await peer.muxer.createStream()
+  stream.send(new Uint8Array(100_000))
+  expect(stream.writeBufferLength).to.be.above(0)
+  return { peer, stream }
+}
 
 /**
  * The `@libp2p/utils` behaviour our workarounds exist for (docs/upstream-bugs.md). Each test fails
@@ -41,6 +54,47 @@ describe('upstream behaviour the workarounds rely on', () => {
     stream.resume()
 
     expect(received, 'the base iterator now yields the buffered data: remove the workaround').to.equal(0)
+    peer.muxer.abort(new Error('test over'))
+  })
+
+  it('AbstractStream.close() never settles when the stream is aborted while it waits for its write buffer (workaround: MuxadoStream.close)', async () => {
+    const { peer, stream } = await streamWithDataWaiting()
+    const baseClose: () => Promise<void> = AbstractStream.prototype.close
+    const closing = baseClose.call(stream).then(() => 'settled', () => 'settled')
+    stream.abort(new Error('aborted while closing'))
+    const outcome = await Promise.race([closing, later(300, 'still waiting')])
+
+    expect(outcome, 'the base close() now settles: remove the workaround').to.equal('still waiting')
+    peer.muxer.abort(new Error('test over'))
+  })
+
+  it('AbstractStream.onMuxerDrain() fires \'drain\' while the stream\'s data still waits for window (workaround: MuxadoStream.onMuxerDrain)', async () => {
+    const { peer, stream } = await streamWithDataWaiting()
+    let bufferedAtDrain = -1
+    stream.addEventListener('drain', () => { bufferedAtDrain = stream.writeBufferLength }, { once: true })
+    AbstractStream.prototype.onMuxerDrain.call(stream)
+
+    expect(bufferedAtDrain, 'the base no longer wakes writers whose data waits: remove the workaround').to.be.above(0)
+    peer.muxer.abort(new Error('test over'))
+  })
+
+  it('AbstractStream.onRemoteReset() takes no error, and sets what its copy sets (workaround: MuxadoStream.onRemoteResetWith)', async () => {
+    const peer = new RawPeer('server')
+    const streams: MuxadoStream[] = []
+    peer.muxer.addEventListener('stream', (evt) => { streams.push(evt.detail) })
+    peer.send(encodeSyn(3), encodeSyn(5))
+    while (streams.length < 2) { await later(1, null) }
+    const [byBase, byCopy] = streams
+    const errors = streams.map(stream => new Promise(resolve => { stream.addEventListener('close', (evt) => { resolve(evt.error) }) }))
+    const baseReset = AbstractStream.prototype.onRemoteReset as (this: AbstractStream, err: Error) => void
+    baseReset.call(byBase, new StreamResetByPeerError(ErrorCode.Cancel))
+    peer.send(encodeRst(5, ErrorCode.Cancel))
+    const [baseError, copyError] = await Promise.all(errors)
+    const state = (stream: MuxadoStream): unknown => [stream.status, stream.readStatus, stream.writeStatus, stream.remoteReadStatus, stream.remoteWriteStatus, stream.readableEnded]
+
+    expect(baseError, 'the base now takes the error: call it instead of the copy').to.not.be.instanceOf(StreamResetByPeerError)
+    expect(copyError).to.be.instanceOf(StreamResetByPeerError)
+    expect(state(byCopy), 'the base now sets other states: update the copy').to.deep.equal(state(byBase))
     peer.muxer.abort(new Error('test over'))
   })
 })

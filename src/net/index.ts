@@ -8,7 +8,6 @@
  * @example Client
  *
  * ```ts
- * import { pipeline } from 'node:stream/promises'
  * import { dial } from 'libp2p-muxado/net'
  *
  * const session = await dial({ host: 'example.com', port: 1234 })
@@ -38,7 +37,8 @@
 export { dial, listen, Server } from './server.ts'
 export type { DialOptions, ListenOptions, ServerEvents } from './server.ts'
 export { createSession, Session } from './session.ts'
-export type { AcceptOptions, CreateSessionOptions, OpenOptions, SessionEvents, SessionOptions, SessionRole } from './session.ts'
+export type { AcceptOptions, CreateSessionOptions, OpenOptions, SessionEvents, SessionOptions } from './session.ts'
+export type { Role } from '../muxer.ts'
 export { MuxadoDuplex } from './duplex.ts'
 export { AcceptBacklogFullError, ConnectionLostError, ServerClosedError, SessionDestroyedError, StreamClosedError } from './errors.ts'
 export type { MuxadoDuplexOptions } from './duplex.ts'

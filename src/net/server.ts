@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
+import { AcceptQueue } from './accept-queue.ts'
 import { ServerClosedError } from './errors.ts'
 import { createSession } from './session.ts'
-import type { Session, SessionOptions } from './session.ts'
+import type { AcceptOptions, Session, SessionOptions } from './session.ts'
 import type { Duplex } from 'node:stream'
 
 export interface DialOptions extends SessionOptions {
@@ -95,11 +96,6 @@ export interface ServerEvents {
   close: []
 }
 
-interface SessionWaiter {
-  resolve(session: Session): void
-  reject(err: Error): void
-}
-
 /**
  * A muxado listener (Go's `muxado.Listen` / `muxado.ListenTLS`): every connection it accepts
  * runs the server side of a session. Take sessions with `for await (const session of server)`,
@@ -112,8 +108,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
   readonly sessions = new Set<Session>()
   private readonly options: SessionOptions
   private readonly sessionBacklog: number
-  private readonly backlog: Session[] = []
-  private readonly waiters: SessionWaiter[] = []
+  private readonly backlog = new AcceptQueue<Session>()
   private isClosed = false
 
   constructor (options: Omit<ListenOptions, 'host' | 'port'> = {}) {
@@ -159,25 +154,13 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
   }
 
   /** The next session. Rejects with `ServerClosedError` after `close()`. */
-  async accept (): Promise<Session> {
-    const queued = this.backlog.shift()
-    if (queued != null) { return queued }
-    if (this.isClosed) { throw new ServerClosedError('The muxado server is closed') }
-    return new Promise<Session>((resolve, reject) => { this.waiters.push({ resolve, reject }) })
+  async accept (options: AcceptOptions = {}): Promise<Session> {
+    return this.backlog.accept(options.signal)
   }
 
   /** Every new session until `close()` */
   async * [Symbol.asyncIterator] (): AsyncGenerator<Session, void, undefined> {
-    while (true) {
-      let session: Session
-      try {
-        session = await this.accept()
-      } catch (err) {
-        if (this.isClosed) { return }
-        throw err
-      }
-      yield session
-    }
+    yield * this.backlog
   }
 
   /**
@@ -189,8 +172,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
     if (this.isClosed) { return }
     this.isClosed = true
     this.server.close()
-    for (const waiter of this.waiters.splice(0)) { waiter.reject(new ServerClosedError('The muxado server is closed')) }
-    const queued = this.backlog.splice(0)
+    const queued = this.backlog.close(new ServerClosedError('The muxado server is closed'))
     if (this.listenerCount('session') === 0) {
       await Promise.all(queued.map(async session => { await session.close() }))
     }
@@ -213,12 +195,7 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
     this.sessions.add(session)
     session.once('close', () => { this.sessions.delete(session) })
 
-    const waiter = this.waiters.shift()
-    if (waiter != null) {
-      waiter.resolve(session)
-    } else {
-      this.enqueue(session)
-    }
+    if (!this.backlog.handOff(session)) { this.enqueue(session) }
     this.emit('session', session)
   }
 
@@ -233,13 +210,10 @@ export class Server extends EventEmitter<ServerEvents> implements AsyncIterable<
         void session.close()
         return
       }
-      this.backlog.shift()
+      this.backlog.drop()
     }
-    this.backlog.push(session)
-    session.once('close', () => {
-      const index = this.backlog.indexOf(session)
-      if (index !== -1) { this.backlog.splice(index, 1) }
-    })
+    this.backlog.keep(session)
+    session.once('close', () => { this.backlog.drop(session) })
   }
 }
 

@@ -3,22 +3,21 @@ import { MuxerClosedError } from '@libp2p/interface'
 import { resolveConfig } from '../config.ts'
 import { MuxadoMuxer } from '../muxer.ts'
 import { ErrorCode } from '../protocol/constants.ts'
+import { AcceptQueue } from './accept-queue.ts'
 import { MuxadoDuplex } from './duplex.ts'
 import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from './errors.ts'
 import { SocketConnection } from './socket-connection.ts'
 import type { MuxadoInit } from '../config.ts'
+import type { Role } from '../muxer.ts'
 import type { MuxadoStream } from '../stream.ts'
 import type { MuxadoDuplexOptions } from './duplex.ts'
 import type { StreamCloseEvent } from '@libp2p/interface'
 import type { Duplex } from 'node:stream'
 
-/** The client (the side that dialed) opens odd stream ids from 3; the server even ids from 2 */
-export type SessionRole = 'client' | 'server'
-
 export interface SessionOptions extends MuxadoInit, MuxadoDuplexOptions {
   /**
    * Streams the peer opened that wait for `accept()`. Beyond this, new streams are refused with
-   * RST Cancel and the session carries on (Go's fixed backlog of 100 blocks its whole reader
+   * RST RefusedStream and the session carries on (Go's fixed backlog of 100 blocks its whole reader
    * instead). Each waiting stream holds at most its 64 KiB window of data.
    *
    * @default 100
@@ -36,7 +35,7 @@ export interface SessionOptions extends MuxadoInit, MuxadoDuplexOptions {
 
 export interface CreateSessionOptions extends SessionOptions {
   /** `'client'` for the side that dialed (Go's `muxado.Client`), `'server'` for the side that accepted (`muxado.Server`) */
-  role: SessionRole
+  role: Role
 }
 
 export interface OpenOptions extends MuxadoDuplexOptions {
@@ -80,11 +79,6 @@ class SessionMuxer extends MuxadoMuxer {
   }
 }
 
-interface Waiter {
-  resolve(stream: MuxadoStream): void
-  reject(err: Error): void
-}
-
 /**
  * One muxado session over one connection: the Node.js counterpart of Go's `muxado.Session`.
  * Either side opens streams with `open()` and takes the peer's with `accept()` or
@@ -97,7 +91,7 @@ interface Waiter {
  */
 export class Session extends EventEmitter<SessionEvents> implements AsyncIterable<MuxadoDuplex> {
   /** `'client'` opens odd stream ids, `'server'` even ones */
-  readonly role: SessionRole
+  readonly role: Role
   /** The socket the session runs over */
   readonly socket: Duplex
   /** The socket as a libp2p `MessageStream` (the muxer's connection) */
@@ -110,8 +104,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
   private readonly acceptBacklog: number
   private readonly closeTimeout: number
   private readonly duplexOptions: MuxadoDuplexOptions
-  private readonly backlog: MuxadoStream[] = []
-  private readonly waiters: Waiter[] = []
+  private readonly backlog = new AcceptQueue<MuxadoStream>()
   private readonly closedPromise: Promise<void>
   private isClosed = false
   private closedLocally = false
@@ -137,10 +130,11 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     this.acceptBacklog = acceptBacklog ?? DEFAULT_ACCEPT_BACKLOG
     this.closeTimeout = closeTimeout ?? DEFAULT_CLOSE_TIMEOUT
     this.duplexOptions = { highWaterMark, readableHighWaterMark, writableHighWaterMark }
-    const config = resolveConfig(init)
+    // bad options throw before the socket is touched
+    resolveConfig(init)
 
     this.connection = new SocketConnection({ socket, direction: role === 'client' ? 'outbound' : 'inbound' })
-    this.sessionMuxer = new SessionMuxer(this.connection, config, { ...init, gatherWrites: this.connection.gathersWrites })
+    this.sessionMuxer = new SessionMuxer(this.connection, { ...init, gatherWrites: this.connection.gathersWrites })
     this.muxer = this.sessionMuxer
     this.sessionMuxer.onAbort = () => { this.forceCloseLater() }
     this.closedPromise = new Promise(resolve => {
@@ -192,47 +186,12 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
    * `closeReason`, or `MuxerClosedError` after an orderly end).
    */
   async accept (options: AcceptOptions = {}): Promise<MuxadoDuplex> {
-    options.signal?.throwIfAborted()
-    const queued = this.backlog.shift()
-    if (queued != null) { return this.wrap(queued) }
-    if (this.isClosed) {
-      throw this.closeReason ?? new MuxerClosedError('The muxado session is closed')
-    }
-    const stream = await new Promise<MuxadoStream>((resolve, reject) => {
-      const signal = options.signal
-      const onAbort = (): void => {
-        const index = this.waiters.indexOf(waiter)
-        if (index !== -1) { this.waiters.splice(index, 1) }
-        reject(signal?.reason)
-      }
-      const waiter: Waiter = {
-        resolve: (s) => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve(s)
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort)
-          reject(err)
-        }
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(waiter)
-    })
-    return this.wrap(stream)
+    return this.wrap(await this.backlog.accept(options.signal))
   }
 
   /** Every stream the peer opens, until the session closes (then the loop just ends; see `closeReason`) */
   async * [Symbol.asyncIterator] (): AsyncGenerator<MuxadoDuplex, void, undefined> {
-    while (true) {
-      let stream: MuxadoDuplex
-      try {
-        stream = await this.accept()
-      } catch (err) {
-        if (this.isClosed) { return }
-        throw err
-      }
-      yield stream
-    }
+    for await (const stream of this.backlog) { yield this.wrap(stream) }
   }
 
   /**
@@ -273,20 +232,13 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
   }
 
   private onRemoteStream (stream: MuxadoStream): void {
-    const waiter = this.waiters.shift()
-    if (waiter != null) {
-      waiter.resolve(stream)
-      return
-    }
+    if (this.backlog.handOff(stream)) { return }
     if (this.backlog.length >= this.acceptBacklog) {
       stream.abort(new AcceptBacklogFullError(`${this.backlog.length} streams are waiting for accept()`))
       return
     }
-    this.backlog.push(stream)
-    stream.addEventListener('close', () => {
-      const index = this.backlog.indexOf(stream)
-      if (index !== -1) { this.backlog.splice(index, 1) }
-    }, { once: true })
+    this.backlog.keep(stream)
+    stream.addEventListener('close', () => { this.backlog.drop(stream) }, { once: true })
   }
 
   /** After an abort the GOAWAY gets `closeTimeout` ms to go out; then the socket is destroyed */
@@ -302,9 +254,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     clearTimeout(this.forceTimer)
     this.isClosed = true
     this.closeReason = this.closedLocally ? undefined : this.reasonFor(evt)
-    const err = this.closeReason ?? new MuxerClosedError('The muxado session is closed')
-    for (const waiter of this.waiters.splice(0)) { waiter.reject(err) }
-    this.backlog.length = 0
+    this.backlog.close(this.closeReason ?? new MuxerClosedError('The muxado session is closed'))
     this.emit('close', this.closeReason)
   }
 

@@ -89,7 +89,7 @@ export class FrameDecoder {
   }
 
   private readHeader (): void {
-    const [buf, at] = this.take(HEADER_LENGTH)
+    const [buf, at] = this.consumeBytes(HEADER_LENGTH)
     const length = ((buf[at] & 0x3f) << 8) | buf[at + 1]
     const flags = buf[at + 2]
     const type = buf[at + 3] & 0x1f
@@ -130,14 +130,14 @@ export class FrameDecoder {
     this.type = NO_FRAME
 
     if (type === FrameType.DATA) {
-      handler.onData(streamId, flags, this.takeView(bodyLength))
+      handler.onData(streamId, flags, this.consumeView(bodyLength))
       return
     }
     if (type === FrameType.SYN) {
       let priority = 0
       let streamType = 0
       if (bodyLength > 0) {
-        const [buf, at] = this.take(bodyLength)
+        const [buf, at] = this.consumeBytes(bodyLength)
         let field = at
         if ((flags & Flag.PRIORITY) !== 0) { priority = readUint32(buf, field); field += 4 }
         if ((flags & Flag.TYPE) !== 0) { streamType = readUint32(buf, field) }
@@ -146,7 +146,7 @@ export class FrameDecoder {
       return
     }
 
-    const [buf, at] = this.take(bodyLength)
+    const [buf, at] = this.consumeBytes(bodyLength)
     if (type === FrameType.RST) {
       handler.onRst(streamId, readUint32(buf, at))
     } else if (type === FrameType.WNDINC) {
@@ -160,7 +160,7 @@ export class FrameDecoder {
    * Consume `length` (≤ 8) bytes and return where to read them: the input chunk itself when
    * they are contiguous, otherwise a copy in the scratch buffer.
    */
-  private take (length: number): [Uint8Array, number] {
+  private consumeBytes (length: number): [Uint8Array, number] {
     const head = this.chunks[0]
     if (head.byteLength - this.offset >= length) {
       const at = this.offset
@@ -179,7 +179,7 @@ export class FrameDecoder {
   }
 
   /** Consume `length` bytes as a view: one subarray when contiguous, else a list of subarrays */
-  private takeView (length: number): Uint8Array | Uint8ArrayList {
+  private consumeView (length: number): Uint8Array | Uint8ArrayList {
     const head = this.chunks[0]
     if (length === 0) { return EMPTY }
     if (head.byteLength - this.offset >= length) {

@@ -11,7 +11,7 @@ const SLAB_SIZE = 64 * 1024
 let slab = new Uint8Array(SLAB_SIZE)
 let slabUsed = 0
 
-function take (length: number): Uint8Array {
+function cutFromSlab (length: number): Uint8Array {
   if (slabUsed + length > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE)
     slabUsed = 0
@@ -63,7 +63,7 @@ export function encodeSyn (streamId: number, streamType = 0, priority = 0): Uint
   let length = 0
   if (priority !== 0) { flags |= Flag.PRIORITY; length += 4 }
   if (streamType !== 0) { flags |= Flag.TYPE; length += 4 }
-  const frame = take(HEADER_LENGTH + length)
+  const frame = cutFromSlab(HEADER_LENGTH + length)
   writeHeader(frame, 0, FrameType.SYN, flags, streamId, length)
   let offset = HEADER_LENGTH
   if (priority !== 0) { writeUint32(frame, offset, priority); offset += 4 }
@@ -77,7 +77,7 @@ export function encodeDataHeader (streamId: number, length: number, fin: boolean
   if (!Number.isInteger(length) || length < 0 || length > MAX_PAYLOAD) {
     throw new RangeError(`Frame length ${length} out of range`)
   }
-  const header = take(HEADER_LENGTH)
+  const header = cutFromSlab(HEADER_LENGTH)
   writeHeader(header, 0, FrameType.DATA, fin ? Flag.FIN : 0, streamId, length)
   return header
 }
@@ -85,7 +85,7 @@ export function encodeDataHeader (streamId: number, length: number, fin: boolean
 export function encodeRst (streamId: number, errorCode: ErrorCode): Uint8Array {
   checkUint31('Stream id', streamId)
   checkErrorCode(errorCode)
-  const frame = take(HEADER_LENGTH + 4)
+  const frame = cutFromSlab(HEADER_LENGTH + 4)
   writeHeader(frame, 0, FrameType.RST, 0, streamId, 4)
   writeUint32(frame, HEADER_LENGTH, errorCode)
   return frame
@@ -94,7 +94,7 @@ export function encodeRst (streamId: number, errorCode: ErrorCode): Uint8Array {
 export function encodeWndinc (streamId: number, increment: number): Uint8Array {
   checkUint31('Stream id', streamId)
   checkUint31('Window increment', increment)
-  const frame = take(HEADER_LENGTH + 4)
+  const frame = cutFromSlab(HEADER_LENGTH + 4)
   writeHeader(frame, 0, FrameType.WNDINC, 0, streamId, 4)
   writeUint32(frame, HEADER_LENGTH, increment)
   return frame
@@ -107,7 +107,7 @@ export function encodeWndinc (streamId: number, increment: number): Uint8Array {
 export function encodeGoaway (lastStreamId: number, errorCode: ErrorCode = ErrorCode.NoError): Uint8Array {
   checkUint31('Last stream id', lastStreamId)
   checkErrorCode(errorCode)
-  const frame = take(HEADER_LENGTH + GOAWAY_BODY_LENGTH)
+  const frame = cutFromSlab(HEADER_LENGTH + GOAWAY_BODY_LENGTH)
   writeHeader(frame, 0, FrameType.GOAWAY, 0, 0, GOAWAY_BODY_LENGTH)
   writeUint32(frame, HEADER_LENGTH, lastStreamId)
   writeUint32(frame, HEADER_LENGTH + 4, errorCode)

@@ -3,6 +3,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { pEvent } from 'p-event'
 import { muxado } from '../../src/index.ts'
 import { FrameDecoder, encodeWndinc } from '../../src/protocol/index.ts'
+import { receiveWindowIncrement } from '../../src/stream.ts'
 import { concatBytes } from './bytes.ts'
 import { describeFrame, recordFrames } from './frames.ts'
 import type { WireFrame } from './frames.ts'
@@ -143,8 +144,8 @@ export class RawPeer {
  */
 export function wndincFlood (stream: MuxadoStream, count: number): { chunk: Uint8Array, handled(): number } {
   let handled = 0
-  const onWindowIncrement = stream.onWindowIncrement.bind(stream)
-  stream.onWindowIncrement = (increment) => { handled++; onWindowIncrement(increment) }
+  const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
+  stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
   return {
     chunk: concatBytes(Array.from({ length: count }, () => encodeWndinc(stream.streamId, 1))),
     handled: () => handled

@@ -5,7 +5,7 @@
  * (test/fixtures/vectors/session-trace.json) mutated by bit flips, byte writes, splices, deletions,
  * duplications and truncation. For every input, nothing throws out of the muxer (no uncaught
  * exception, no unhandled rejection); a session that ended did so with an error named in
- * ERROR_TABLE (FrameError included) and handed exactly one GOAWAY, with the code that table gives,
+ * the error table (FrameError included) and handed exactly one GOAWAY, with the code that table gives,
  * to its connection; a session that is still open is consistent (no GOAWAY, every complete frame
  * decoded, the stream map and the stream limits agree with `muxer.streams`, only open streams in
  * the map); and after an abort every counter is back at zero and no timer of the muxer is left.
@@ -16,7 +16,8 @@
  * `test/hostile/fuzz.spec.ts` runs a few hundred inputs of the same harness in CI.
  */
 
-import { ERROR_TABLE, FrameType, goawayCode } from '../../src/index.ts'
+import { errorTable, goawayCode } from '../../src/errors.ts'
+import { FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { fromHex, toHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
@@ -242,7 +243,7 @@ export interface FuzzOutcome {
   problems: string[]
 }
 
-const TABLE = new Set(ERROR_TABLE.map(rule => rule.error))
+const TABLE = new Set(errorTable().map(rule => rule.error.name))
 
 function onInboundStream (stream: MuxadoStream, app: FuzzInput['app']): void {
   if (app === 'ignore') { return }
@@ -266,7 +267,7 @@ function checkClosed (peer: RawPeer, problems: string[]): FuzzOutcome {
   if (err == null) {
     problems.push(`session is ${peer.muxer.status} without an abort`)
   } else {
-    if (!TABLE.has(err.name)) { problems.push(`session ended with an error outside ERROR_TABLE: ${err.name}: ${err.message}`) }
+    if (!TABLE.has(err.name)) { problems.push(`session ended with an error outside the error table: ${err.name}: ${err.message}`) }
     if (goaways.length !== 1) {
       problems.push(`${goaways.length} GOAWAYs after ${err.name}`)
     } else if (goaways[0].errorCode !== goawayCode(err)) {

@@ -2,6 +2,7 @@ import { StreamBufferError } from '@libp2p/interface'
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameType, TooManyUselessFramesError } from '../../src/index.ts'
 import { encodeDataHeader } from '../../src/protocol/index.ts'
+import { receiveData } from '../../src/stream.ts'
 import { muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer, wndincFlood } from '../helpers/raw-peer.ts'
 import { readAll } from '../helpers/streams.ts'
@@ -134,8 +135,8 @@ describe('hostile: leaks and fairness', function () {
       const stream = await peer.muxer.createStream()
       const closed = closeError(stream)
       let onDataCalls = 0
-      const onDataFrame = stream.onDataFrame.bind(stream)
-      stream.onDataFrame = (payload, fin) => { onDataCalls++; onDataFrame(payload, fin) }
+      const onDataFrame = stream[receiveData].bind(stream)
+      stream[receiveData] = (payload, fin) => { onDataCalls++; return onDataFrame(payload, fin) }
       const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeDataHeader(stream.streamId, 0, false)))
       peer.muxer.onData(chunk)
       await until(() => peer.muxer.status === 'closed', 'the budget to end the session')
