@@ -1,7 +1,7 @@
 /**
  * Writers and readers shared by the scenarios. Every writer is "strict": it re-checks
  * backpressure before each send, because `onDrain()` resolves at once after its first use and a
- * connection drain wakes every stream (BENCHMARKS.md findings 2-3). A looser writer would measure
+ * connection drain wakes every stream (@libp2p/utils 7.4.1). A looser writer would measure
  * buffering instead of the muxer.
  */
 import { once } from 'node:events'

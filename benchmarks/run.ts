@@ -40,7 +40,7 @@ const quick = args.quick === true
 const repsOverride = args.reps != null ? Number(args.reps) : undefined
 if (repsOverride != null && (!Number.isInteger(repsOverride) || repsOverride < 1)) { throw new Error(`--reps must be a positive integer, got ${args.reps}`) }
 const only = args.only?.split(',').map(s => s.trim()).filter(s => s !== '')
-/** full runs follow BENCHMARKS.md's repetition counts; --quick trades precision for < 1 minute */
+/** full runs repeat each scenario enough times (at least 5 where a run is short) for stable medians; --quick trades precision for < 1 minute */
 const reps = (full: number, fast: number): number => repsOverride ?? (quick ? fast : full)
 
 interface Plan {

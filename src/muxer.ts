@@ -272,7 +272,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     }
     if (streamType >= MIN_EXTENSION_TYPE) {
       // an extension we do not run, or a second heartbeat stream: refuse it as Go does for
-      // unknown extensions, without keeping the stream (B9, B10)
+      // unknown extensions, without keeping the stream (docs/protocol.md B9, B10)
       this.writer.enqueue(encodeRst(streamId, ErrorCode.StreamClosed))
       return
     }

@@ -4,6 +4,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameError, FrameType, MAX_PAYLOAD, StreamResetByPeerError } from '../src/index.ts'
 import { encodeRst, encodeSyn } from '../src/protocol/index.ts'
 import { concatBytes, dataFrame, dataFrames } from './helpers/bytes.ts'
+import { propertyRuns } from './helpers/fuzz-settings.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
 import type { MuxadoStream } from '../src/index.ts'
 
@@ -160,7 +161,7 @@ describe('delivery of received data', () => {
       }
       if (cuts.length === 0) { expect(reader.sizes).to.deep.equal(writes.map(w => w.byteLength)) }
       peer.muxer.abort(new Error('test over'))
-    }), { numRuns: 60, seed: 7 })
+    }), propertyRuns(60, 7))
   })
 
   describe('a reader attached after the data and FIN arrived (Go\'s optimistic multistream-select)', () => {

@@ -3,7 +3,8 @@ import { pipe } from 'it-pipe'
 import { pushable } from 'it-pushable'
 import pDefer from 'p-defer'
 import { concatBytes } from './helpers/bytes.ts'
-import { echoInbound, muxerPair, pattern, readAll, write } from './helpers/muxer-pair.ts'
+import { echoInbound, muxerPair } from './helpers/muxer-pair.ts'
+import { pattern, readAll, write } from './helpers/streams.ts'
 import type { Stream } from '@libp2p/interface'
 
 /** An it-pipe sink that writes every chunk into the stream with backpressure, then half-closes */

@@ -4,8 +4,9 @@ import { pEvent } from 'p-event'
 import { ErrorCode, FrameType, HEARTBEAT_STREAM_TYPE, HeartbeatTimeoutError } from '../src/index.ts'
 import { encodeDataHeader, encodeSyn } from '../src/protocol/index.ts'
 import { ConnectionWriter } from '../src/writer.ts'
+import { fromHex } from './helpers/bytes.ts'
 import { muxerPair } from './helpers/muxer-pair.ts'
-import { RawPeer, hex } from './helpers/raw-peer.ts'
+import { RawPeer } from './helpers/raw-peer.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 const heartbeatSynFromGo = (id: number): Uint8Array => encodeSyn(id, HEARTBEAT_STREAM_TYPE, 0x7fffffff)
@@ -42,7 +43,7 @@ describe('heartbeat', () => {
     const peer = new RawPeer('client')
     let announced = 0
     peer.muxer.addEventListener('stream', () => { announced++ })
-    peer.send(heartbeatSynFromGo(2), encodeDataHeader(2, 4, false), hex('00000000'), encodeDataHeader(2, 4, false), hex('00000000'))
+    peer.send(heartbeatSynFromGo(2), encodeDataHeader(2, 4, false), fromHex('00000000'), encodeDataHeader(2, 4, false), fromHex('00000000'))
     await peer.waitForFrame(f => f.type === FrameType.DATA && f.streamId === 2)
     await peer.settle()
     const echoed = peer.framesOf(FrameType.DATA, 2).map(f => Array.from(f.payload ?? []))

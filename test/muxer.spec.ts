@@ -2,10 +2,9 @@ import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { ErrorCode, FrameType, MuxadoStream, ProtocolViolationError, RemoteGoAwayError, StreamResetByPeerError } from '../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../src/protocol/index.ts'
-import { concatBytes } from './helpers/bytes.ts'
-import { RawPeer, hex } from './helpers/raw-peer.ts'
-import { toHex } from './protocol/helpers.ts'
-import type { WireFrame } from './helpers/raw-peer.ts'
+import { concatBytes, fromHex, toHex } from './helpers/bytes.ts'
+import { RawPeer } from './helpers/raw-peer.ts'
+import type { WireFrame } from './helpers/frames.ts'
 
 const isGoaway = (f: WireFrame): boolean => f.type === FrameType.GOAWAY
 
@@ -86,14 +85,14 @@ describe('muxer', () => {
     })
   })
 
-  describe('frames for unknown or closed streams (PROTOCOL.md §2.7)', () => {
+  describe('frames for unknown or closed streams (docs/protocol.md §2.7)', () => {
     it('answers DATA with a payload on a closed stream with RST StreamClosed', async () => {
       const peer = new RawPeer('server')
       peer.send(encodeSyn(3))
       const stream = await peer.nextStream()
       stream.abort(new Error('done with it'))
       await peer.waitForFrame(f => f.type === FrameType.RST && f.streamId === 3)
-      peer.send(...data(3, hex('68656c6c6f')))
+      peer.send(...data(3, fromHex('68656c6c6f')))
       const rst = await peer.waitForFrame(f => f.type === FrameType.RST && f.errorCode === ErrorCode.StreamClosed)
       expect(rst.streamId).to.equal(3)
       expect(peer.muxer.status).to.equal('open')
@@ -172,24 +171,24 @@ describe('muxer', () => {
 
     it('keeps data that arrived before a remote RST readable', async () => {
       const peer = new RawPeer('server')
-      peer.send(encodeSyn(3), ...data(3, hex('010203')), hex('00040002 00000003 ffffffff'))
+      peer.send(encodeSyn(3), ...data(3, fromHex('010203')), fromHex('00040002 00000003 ffffffff'))
       const stream = await peer.nextStream()
       const chunks: Uint8Array[] = []
       stream.addEventListener('message', (evt) => { chunks.push(evt.data.subarray()) })
       await peer.settle()
-      expect(chunks).to.deep.equal([hex('010203')])
+      expect(chunks).to.deep.equal([fromHex('010203')])
       expect(stream.status).to.equal('reset')
     })
   })
 
-  describe('Go quirks (PROTOCOL.md §3)', () => {
+  describe('Go quirks (docs/protocol.md §3)', () => {
     it('tolerates a duplicate FIN (HalfClose then Close, B5)', async () => {
       const peer = new RawPeer('server')
-      peer.send(encodeSyn(3), ...data(3, hex('6869'), true), encodeDataHeader(3, 0, true))
+      peer.send(encodeSyn(3), ...data(3, fromHex('6869'), true), encodeDataHeader(3, 0, true))
       const stream = await peer.nextStream()
       const received = new Uint8Array(await collect(stream))
-      expect(received).to.deep.equal(hex('6869'))
-      stream.send(hex('6f6b'))
+      expect(received).to.deep.equal(fromHex('6869'))
+      stream.send(fromHex('6f6b'))
       await stream.close()
       await peer.settle()
       expect(peer.framesOf(FrameType.RST)).to.deep.equal([])
@@ -221,7 +220,7 @@ describe('muxer', () => {
     it('reads a Go GOAWAY (length 16 + debug, 8 body bytes) and keeps framing', async () => {
       const peer = new RawPeer('client')
       const stream = await peer.muxer.createStream()
-      peer.send(hex('001f0006 00000000 00000000 00000000'), encodeWndinc(stream.streamId, 5))
+      peer.send(fromHex('001f0006 00000000 00000000 00000000'), encodeWndinc(stream.streamId, 5))
       await peer.settle()
       expect(peer.muxer.status).to.equal('open')
       await expect(peer.muxer.createStream()).to.eventually.be.rejectedWith(RemoteGoAwayError)
@@ -229,9 +228,9 @@ describe('muxer', () => {
 
     it('opens a stream on SYN|FIN and still accepts DATA on it (B4)', async () => {
       const peer = new RawPeer('server')
-      peer.send(hex('00000101 00000003'), ...data(3, hex('616263'), true))
+      peer.send(fromHex('00000101 00000003'), ...data(3, fromHex('616263'), true))
       const stream = await peer.nextStream()
-      expect(new Uint8Array(await collect(stream))).to.deep.equal(hex('616263'))
+      expect(new Uint8Array(await collect(stream))).to.deep.equal(fromHex('616263'))
     })
   })
 
@@ -241,7 +240,7 @@ describe('muxer', () => {
       peer.send(encodeSyn(3), encodeSyn(5))
       await peer.settle()
       const stream = await peer.muxer.createStream()
-      stream.send(hex('cafe'))
+      stream.send(fromHex('cafe'))
       const rawBytes: Uint8Array[] = []
       peer.connection.addEventListener('message', (evt) => { rawBytes.push(evt.data.subarray()) })
       const connectionClosed = pEvent(peer.connection, 'close')
@@ -282,7 +281,7 @@ describe('muxer', () => {
   describe('connection loss', () => {
     it('ends streams the peer had not finished with ConnectionClosedError, finished ones cleanly', async () => {
       const peer = new RawPeer('server')
-      peer.send(encodeSyn(3), ...data(3, hex('0102')), encodeSyn(5), ...data(5, hex('0304'), true))
+      peer.send(encodeSyn(3), ...data(3, fromHex('0102')), encodeSyn(5), ...data(5, fromHex('0304'), true))
       await peer.settle()
       const [unfinished, finished] = peer.muxer.streams
       const events = Promise.all([pEvent(unfinished, 'close'), pEvent(finished, 'close')])
@@ -300,7 +299,7 @@ describe('muxer', () => {
       const streams = await Promise.all(Array.from({ length: 10 }, async () => peer.muxer.createStream()))
       await peer.settle()
       const before = { writes: peer.writes, contiguous: peer.contiguousWrites }
-      for (const stream of streams) { stream.send(hex('00112233')) }
+      for (const stream of streams) { stream.send(fromHex('00112233')) }
       for (const stream of streams) { void stream.close() }
       await peer.settle()
       expect(peer.writes - before.writes).to.equal(1)

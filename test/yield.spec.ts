@@ -1,9 +1,6 @@
 import { expect } from 'aegir/chai'
-import { encodeWndinc } from '../src/protocol/index.ts'
-import { receiveWindowIncrement } from '../src/stream.ts'
 import { yieldToEventLoop } from '../src/yield.ts'
-import { concatBytes } from './helpers/bytes.ts'
-import { RawPeer } from './helpers/raw-peer.ts'
+import { RawPeer, wndincFlood } from './helpers/raw-peer.ts'
 
 async function yieldOnce (): Promise<void> {
   await new Promise<void>(resolve => { yieldToEventLoop(resolve) })
@@ -34,17 +31,14 @@ describe('yieldToEventLoop', () => {
     this.timeout(30_000)
     const peer = new RawPeer('client', { maxFramesPerTurn: 64 })
     const stream = await peer.muxer.createStream()
-    let handled = 0
-    const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
-    stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
-    const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1)))
+    const flood = wndincFlood(stream, 100_000)
     const allHandled = new Promise<void>((resolve) => {
-      const check = (): void => { if (handled === 100_000) { resolve() } else { setTimeout(check, 50) } }
+      const check = (): void => { if (flood.handled() === 100_000) { resolve() } else { setTimeout(check, 50) } }
       check()
     })
     const started = performance.now()
-    peer.muxer.onData(chunk)
-    expect(handled, 'frames handled in the first turn').to.equal(64)
+    peer.muxer.onData(flood.chunk)
+    expect(flood.handled(), 'frames handled in the first turn').to.equal(64)
     await allHandled
     const elapsed = performance.now() - started
     expect(elapsed, 'ms for 100,000 frames').to.be.below(2000)

@@ -101,8 +101,8 @@ export function encodeWndinc (streamId: number, increment: number): Uint8Array {
 }
 
 /**
- * GOAWAY with length 8 and no debug bytes: the only form both a Go reader and a B1-following
- * reader parse the same way.
+ * GOAWAY with length 8 and no debug bytes: the only form that a Go reader and a reader following
+ * docs/protocol.md B1 parse the same way.
  */
 export function encodeGoaway (lastStreamId: number, errorCode: ErrorCode = ErrorCode.NoError): Uint8Array {
   checkUint31('Last stream id', lastStreamId)

@@ -10,7 +10,8 @@ import { ping } from '@libp2p/ping'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { muxado } from '../../src/index.ts'
-import { STREAM_LIMITS, echoHandler } from '../e2e/helpers.ts'
+import { STREAM_LIMITS } from '../e2e/helpers.ts'
+import { echoStream } from '../helpers/streams.ts'
 import { ECHO, REPORT } from './protocols.ts'
 import type { ConnectionReport, StreamReport } from './protocols.ts'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -75,7 +76,7 @@ node.addEventListener('connection:close', (evt) => {
 
 await node.handle(ECHO, async (stream, connection) => {
   recordStream(stream, connection)
-  await echoHandler(stream)
+  await echoStream(stream)
 }, STREAM_LIMITS)
 
 await node.handle(REPORT, async (stream, connection) => {

@@ -1,14 +1,13 @@
-import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { pEvent } from 'p-event'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { muxado } from '../../src/index.ts'
+import { echoStream, readAll, write } from '../helpers/streams.ts'
 import type { Identify } from '@libp2p/identify'
-import type { Connection, ConnectionEncrypter, Libp2p, MessageStream, Stream, StreamMuxerFactory, Transport } from '@libp2p/interface'
+import type { Connection, ConnectionEncrypter, Libp2p, StreamMuxerFactory, Transport } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import type { Libp2pOptions } from 'libp2p'
 
@@ -41,7 +40,7 @@ function nodeConfig (options: NodeOptions): Libp2pOptions {
 /** A node on 127.0.0.1 with TCP + Noise + muxado unless told otherwise; it answers ECHO */
 export async function createNode (options: NodeOptions = {}): Promise<Libp2p> {
   const node = await createLibp2p(nodeConfig(options))
-  await node.handle(ECHO, echoHandler, STREAM_LIMITS)
+  await node.handle(ECHO, echoStream, STREAM_LIMITS)
   return node
 }
 
@@ -53,7 +52,7 @@ export async function createServiceNode (options: NodeOptions = {}): Promise<Ser
     ...nodeConfig(options),
     services: { identify: identify(), ping: ping() }
   })
-  await node.handle(ECHO, echoHandler, STREAM_LIMITS)
+  await node.handle(ECHO, echoStream, STREAM_LIMITS)
   return node
 }
 
@@ -63,53 +62,10 @@ export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> 
 }
 
 /**
- * Send with backpressure: wait for 'drain' whenever `send()` says the buffer is full. A stream
- * that closes meanwhile rejects with the close event's error (pEvent itself rejects with the event).
- */
-export async function write (stream: MessageStream, data: Uint8Array | Uint8ArrayList): Promise<void> {
-  if (stream.send(data)) { return }
-  try {
-    await pEvent(stream, 'drain', { rejectionEvents: ['close'] })
-  } catch (evt: any) {
-    throw evt?.error ?? new Error('The stream closed before it drained')
-  }
-}
-
-/** Echo everything until the remote half-closes, then half-close our side */
-export async function echoHandler (stream: Stream): Promise<void> {
-  try {
-    for await (const chunk of stream) { await write(stream, chunk) }
-    await stream.close()
-  } catch (err: any) {
-    stream.abort(err)
-  }
-}
-
-/** Everything the remote sends until it half-closes */
-export async function readAll (stream: Stream): Promise<Uint8ArrayList> {
-  const all = new Uint8ArrayList()
-  for await (const chunk of stream) { all.append(chunk) }
-  return all
-}
-
-/** Deterministic bytes, different for every seed */
-export function pattern (length: number, seed = 0): Uint8Array {
-  const bytes = new Uint8Array(length)
-  for (let i = 0; i < length; i++) { bytes[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff }
-  return bytes
-}
-
-export function sha256 (data: Uint8Array | Uint8ArrayList): string {
-  const hash = createHash('sha256')
-  for (const buf of data instanceof Uint8Array ? [data] : data) { hash.update(buf) }
-  return hash.digest('hex')
-}
-
-/**
  * Send `data` on a new ECHO stream in 64 KiB writes, half-close, and return what came back.
  * The read runs concurrently with the writes, as it must: muxado windows are per stream.
  */
-export async function echo (node: Libp2p, target: Parameters<Libp2p['dialProtocol']>[0], data: Uint8Array, signal?: AbortSignal): Promise<Uint8ArrayList> {
+export async function echo (node: Libp2p, target: Parameters<Libp2p['dialProtocol']>[0], data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
   const stream = await node.dialProtocol(target, ECHO, { ...STREAM_LIMITS, signal })
   const reply = readAll(stream)
   for (let offset = 0; offset < data.byteLength; offset += 65536) {

@@ -1,6 +1,8 @@
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
-import { connect, createNode, echo, pattern, sha256, stopAll, write } from './helpers.ts'
+import { sha256 } from '../helpers/digest.ts'
+import { pattern, write } from '../helpers/streams.ts'
+import { connect, createNode, echo, stopAll } from './helpers.ts'
 import type { Libp2p, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /** A protocol whose handler reads everything and never answers */

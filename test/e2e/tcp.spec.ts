@@ -1,7 +1,9 @@
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { PROTOCOL } from '../../src/index.ts'
-import { ECHO, connect, createNode, createServiceNode, echo, pattern, sha256, stopAll } from './helpers.ts'
+import { sha256 } from '../helpers/digest.ts'
+import { pattern } from '../helpers/streams.ts'
+import { ECHO, connect, createNode, createServiceNode, echo, stopAll } from './helpers.ts'
 import type { ServiceNode } from './helpers.ts'
 import type { Connection, IdentifyResult, Libp2p } from '@libp2p/interface'
 

@@ -1,5 +1,29 @@
-/** Byte and frame builders the suites share: raw headers, u32 fields, whole DATA frames */
+/** Byte and frame builders the suites share: hex, raw headers, u32 fields, whole DATA frames */
 import { MAX_PAYLOAD, encodeDataHeader } from '../../src/protocol/index.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** The bytes of a hex string; white space between bytes is allowed */
+export function fromHex (text: string): Uint8Array {
+  const hex = text.replace(/\s+/g, '')
+  if (hex.length % 2 !== 0 || /[^0-9a-f]/i.test(hex)) {
+    throw new Error(`Not a hex string: ${text}`)
+  }
+  const bytes = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < bytes.length; i++) {
+    bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
+  }
+  return bytes
+}
+
+/** Lowercase hex with no separators, as the vector files write it */
+export function toHex (bytes: Uint8Array | Uint8ArrayList): string {
+  const flat = bytes instanceof Uint8Array ? bytes : bytes.subarray()
+  let hex = ''
+  for (const byte of flat) {
+    hex += byte.toString(16).padStart(2, '0')
+  }
+  return hex
+}
 
 /** An 8-byte muxado v1 header with any field values, reserved bits included */
 export function header (type: number, flags: number, streamId: number, length: number): Uint8Array {

@@ -2,28 +2,15 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pEvent } from 'p-event'
 import { muxado } from '../../src/index.ts'
-import { FrameDecoder, FrameType } from '../../src/protocol/index.ts'
+import { FrameDecoder, encodeWndinc } from '../../src/protocol/index.ts'
+import { receiveWindowIncrement } from '../../src/stream.ts'
+import { concatBytes } from './bytes.ts'
+import { describeFrame, recordFrames } from './frames.ts'
+import type { WireFrame } from './frames.ts'
 import type { MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
-import type { FrameHandler } from '../../src/protocol/index.ts'
+import type { FrameType } from '../../src/protocol/index.ts'
 import type { MultiaddrConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
-
-/** A frame as the raw peer saw it on the wire */
-export interface WireFrame {
-  type: FrameType
-  streamId: number
-  flags: number
-  /** DATA payload */
-  payload?: Uint8Array
-  /** RST and GOAWAY */
-  errorCode?: number
-  /** WNDINC */
-  increment?: number
-  /** GOAWAY */
-  lastStreamId?: number
-  /** SYN */
-  streamType?: number
-}
 
 export type MuxerRole = 'client' | 'server'
 
@@ -75,7 +62,7 @@ export class RawPeer {
       if (this.handedError == null) {
         try {
           this.handedDecoder.push(data)
-          this.handedDecoder.decode(recorder(this.handedFrames))
+          this.handedDecoder.decode(recordFrames(this.handedFrames))
         } catch (err: any) {
           this.handedError = err
         }
@@ -121,7 +108,7 @@ export class RawPeer {
     for (;;) {
       const found = this.frames.find(match)
       if (found != null) { return found }
-      if (Date.now() > deadline) { throw new Error(`no matching frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames.map(describe))}`) }
+      if (Date.now() > deadline) { throw new Error(`no matching frame within ${timeoutMs} ms; saw ${JSON.stringify(this.frames.map(describeFrame))}`) }
       await new Promise(resolve => setTimeout(resolve, 5))
     }
   }
@@ -147,27 +134,20 @@ export class RawPeer {
   }
 
   private decodeRecorded (): void {
-    this.decoder.decode(recorder(this.frames))
+    this.decoder.decode(recordFrames(this.frames))
   }
 }
 
-/** A frame handler that appends every frame to `frames` */
-function recorder (frames: WireFrame[]): FrameHandler {
+/**
+ * `count` WNDINC +1 frames for `stream` in one chunk, and how many of them the stream has handled
+ * so far: for watching the muxer pace a chunk packed with frames
+ */
+export function wndincFlood (stream: MuxadoStream, count: number): { chunk: Uint8Array, handled(): number } {
+  let handled = 0
+  const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
+  stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
   return {
-    onSyn: (streamId, flags, priority, streamType) => { frames.push({ type: FrameType.SYN, streamId, flags, streamType }) },
-    onData: (streamId, flags, payload) => { frames.push({ type: FrameType.DATA, streamId, flags, payload: payload.subarray() }) },
-    onRst: (streamId, errorCode) => { frames.push({ type: FrameType.RST, streamId, flags: 0, errorCode }) },
-    onWndinc: (streamId, increment) => { frames.push({ type: FrameType.WNDINC, streamId, flags: 0, increment }) },
-    onGoaway: (lastStreamId, errorCode) => { frames.push({ type: FrameType.GOAWAY, streamId: 0, flags: 0, lastStreamId, errorCode }) }
+    chunk: concatBytes(Array.from({ length: count }, () => encodeWndinc(stream.streamId, 1))),
+    handled: () => handled
   }
-}
-
-export function describe (frame: WireFrame): string {
-  const name = FrameType[frame.type] ?? String(frame.type)
-  const extra = frame.payload != null ? ` len=${frame.payload.byteLength}` : ''
-  return `${name}#${frame.streamId} flags=${frame.flags}${extra}${frame.errorCode != null ? ` code=${frame.errorCode}` : ''}${frame.increment != null ? ` +${frame.increment}` : ''}`
-}
-
-export function hex (text: string): Uint8Array {
-  return Uint8Array.from(text.replace(/\s+/g, '').match(/../g) ?? [], byte => parseInt(byte, 16))
 }

@@ -1,15 +1,16 @@
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameError, FrameType, HeartbeatTimeoutError, UnexpectedEOFError } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fromHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { loadVectors, fromHex } from '../protocol/helpers.ts'
+import { loadVectors } from '../protocol/helpers.ts'
 import { abortAndExpectReleased, closeError, concatBytes, counters, dataFrame, expectGoaway, expectReleased, expectReleasedExceptHidden, header, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
+import type { WireFrame } from '../helpers/frames.ts'
 import type { SessionTrace } from '../protocol/helpers.ts'
 
 /**
- * the fault checklist (test/README.md), rows about framing and the connection: truncation, unknown types, bad
+ * Rows of the fault checklist (docs/fault-checklist.md) about framing and the connection: truncation, unknown types, bad
  * lengths, GOAWAY length quirks, id 0, flag bits, chunking. Each test is named after its row.
  */
 
@@ -24,7 +25,7 @@ async function serverWithStream (init = {}): Promise<{ peer: RawPeer, stream: Mu
   return { peer, stream, received: () => bytes }
 }
 
-describe('hostile: framing and connection rows (the fault checklist (test/README.md))', function () {
+describe('hostile: framing and connection rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 

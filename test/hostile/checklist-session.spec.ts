@@ -5,18 +5,18 @@ import { errorTable } from '../../src/errors.ts'
 import { DataAfterFinError, ErrorCode, FlowControlError, FrameError, FrameType, HEARTBEAT_STREAM_TYPE, HeartbeatTimeoutError, ProtocolViolationError, RemoteGoAwayError, StreamChurnLimitError, StreamIdsExhaustedError, StreamResetByPeerError, TooManyUselessFramesError, UnexpectedEOFError, WriteTimeoutError } from '../../src/index.ts'
 import { AcceptBacklogFullError, ConnectionLostError, SessionDestroyedError } from '../../src/net/errors.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
-import { write } from '../helpers/muxer-pair.ts'
+import { toHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { toHex } from '../protocol/helpers.ts'
+import { write } from '../helpers/streams.ts'
 import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, sendAllCredit, expectGoaway, expectReleased, expectReleasedExceptHidden, isGoaway, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
- * the fault checklist (test/README.md), rows about budgets, GOAWAY, slow peers, connection loss and the error
+ * Rows of the fault checklist (docs/fault-checklist.md) about budgets, GOAWAY, slow peers, connection loss and the error
  * table.
  */
 
-describe('hostile: budget, GOAWAY and connection rows (the fault checklist (test/README.md))', function () {
+describe('hostile: budget, GOAWAY and connection rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 
@@ -263,8 +263,8 @@ describe('hostile: budget, GOAWAY and connection rows (the fault checklist (test
       const states = streams.map(closeError)
       const finishedState = closeError(finished)
       // a writer blocked on the window, a reader waiting for data, an idle stream
-      // write() rejects with the 'close' event that ended the wait
-      const blockedWrite = write(streams[0], new Uint8Array(100_000)).then(() => 'resolved', (evt) => evt.error ?? evt)
+      // write() rejects with the error of the 'close' event that ended the wait
+      const blockedWrite = write(streams[0], new Uint8Array(100_000)).then(() => 'resolved', (err) => err)
       const pendingRead = (async () => {
         for await (const chunk of streams[1]) { void chunk }
         return 'ended'

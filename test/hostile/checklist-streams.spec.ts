@@ -2,11 +2,11 @@ import { expect } from 'aegir/chai'
 import { DataAfterFinError, ErrorCode, FlowControlError, FrameType, ProtocolViolationError, StreamIdsExhaustedError, TooManyUselessFramesError } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, dataFrames, sendAllCredit, expectGoaway, expectReleased, header, isGoaway, sentOn, sleep, trackTimers, u32, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, closeError, concatBytes, counters, dataFrame, dataFrames, sendAllCredit, expectGoaway, expectReleased, header, isGoaway, resetByApp, sentOn, sleep, trackTimers, u32, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 
 /**
- * the fault checklist (test/README.md), rows about stream state and flow control: windows, ids, limits, FIN.
+ * Rows of the fault checklist (docs/fault-checklist.md) about stream state and flow control: windows, ids, limits, FIN.
  */
 
 /** A listener that consumes (and counts) everything the stream delivers */
@@ -16,7 +16,7 @@ function reader (stream: MuxadoStream): () => number {
   return () => bytes
 }
 
-describe('hostile: stream and flow-control rows (the fault checklist (test/README.md))', function () {
+describe('hostile: stream and flow-control rows of the fault checklist (docs/fault-checklist.md)', function () {
   this.timeout(10_000)
   const timers = trackTimers()
 
@@ -95,12 +95,7 @@ describe('hostile: stream and flow-control rows (the fault checklist (test/READM
   }
 
   it('row 13: DATA on a reset id → body drained, one RST StreamClosed per id, FIN-only DATA ignored, next frame parses', async () => {
-    const peer = new RawPeer('server')
-    const accepted = acceptAll(peer)
-    peer.send(encodeSyn(3))
-    await until(() => accepted.has(3), 'stream 3')
-    accepted.get(3)?.abort(new Error('app gave up'))
-    await peer.waitForFrame(f => f.type === FrameType.RST && f.streamId === 3)
+    const { peer, accepted } = await resetByApp()
     const before = peer.frames.length
     peer.send(dataFrame(3, 100), dataFrame(3, 16383), dataFrame(3, 1), encodeDataHeader(3, 0, true), encodeSyn(5), dataFrame(5, 2))
     await until(() => accepted.get(5)?.readBufferLength === 2, 'the frames after')
@@ -126,12 +121,7 @@ describe('hostile: stream and flow-control rows (the fault checklist (test/READM
   })
 
   it('row 14: WNDINC and RST on a closed id → ignored (no reply), and counted as useless', async () => {
-    const peer = new RawPeer('server', { maxUselessFrames: 50 })
-    const accepted = acceptAll(peer)
-    peer.send(encodeSyn(3))
-    await until(() => accepted.has(3), 'stream 3')
-    accepted.get(3)?.abort(new Error('app gave up'))
-    await sleep(2)
+    const { peer } = await resetByApp({ maxUselessFrames: 50 })
     const before = peer.frames.length
     peer.send(encodeWndinc(3, 100), encodeRst(3, ErrorCode.Cancel))
     await sleep(5)

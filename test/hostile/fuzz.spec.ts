@@ -1,17 +1,13 @@
 import { expect } from 'aegir/chai'
+import { fuzzRuns, fuzzSeed } from '../helpers/fuzz-settings.ts'
 import { Random, describeInput, generate, runInput } from './fuzz.ts'
 import { TimerTracker, onEscapedErrors } from './harness.ts'
 
 /**
- * the fault checklist (test/README.md) row 46 in CI: a few hundred inputs of the mutation fuzzer (random bytes,
+ * fault checklist row 46 (docs/fault-checklist.md) in CI: a few hundred inputs of the mutation fuzzer (random bytes,
  * random frames, mutated Go session traffic) in both roles. `MUXADO_FUZZ_RUNS` and
  * `MUXADO_FUZZ_SEED` override the count and the seed; long runs use `npm run fuzz`.
  */
-
-function envInteger (name: string): number | undefined {
-  const value = Number(process.env[name])
-  return Number.isInteger(value) && process.env[name] !== '' ? value : undefined
-}
 
 describe('hostile: fuzz (row 46)', function () {
   this.timeout(120_000)
@@ -28,8 +24,8 @@ describe('hostile: fuzz (row 46)', function () {
   })
 
   it('row 46: random and mutated input gives only typed errors (closed with one GOAWAY) or an open, consistent session; nothing leaks', async () => {
-    const runs = envInteger('MUXADO_FUZZ_RUNS') ?? 600
-    const rand = new Random(envInteger('MUXADO_FUZZ_SEED') ?? 46)
+    const runs = fuzzRuns(600)
+    const rand = new Random(fuzzSeed(46))
     const failures: string[] = []
     const ends = { closed: 0, open: 0 }
     for (let i = 0; i < runs; i++) {

@@ -1,6 +1,6 @@
 /**
- * A mutation fuzzer for the muxer (the fault checklist (test/README.md) row 46, §4 "a small in-repo mutation
- * loop"). Each input is fed, in random chunks, into a RawPeer-driven muxer of either role: random
+ * A mutation fuzzer for the muxer (fault checklist row 46, docs/fault-checklist.md): random splices and bit flips of
+ * recorded valid traffic reach states that purely random bytes do not. Each input is fed, in random chunks, into a RawPeer-driven muxer of either role: random
  * bytes, random frame sequences, and windows of the recorded Go session
  * (test/fixtures/vectors/session-trace.json) mutated by bit flips, byte writes, splices, deletions,
  * duplications and truncation. For every input, nothing throws out of the muxer (no uncaught
@@ -19,8 +19,9 @@
 import { errorTable, goawayCode } from '../../src/errors.ts'
 import { FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeGoaway, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fromHex, toHex } from '../helpers/bytes.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { fromHex, loadVectors, toHex } from '../protocol/helpers.ts'
+import { loadVectors } from '../protocol/helpers.ts'
 import { TimerTracker, concatBytes, counters, header, tick } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 import type { MuxerRole } from '../helpers/raw-peer.ts'

@@ -1,17 +1,20 @@
 import { expect } from 'aegir/chai'
-import { FrameType } from '../../src/protocol/index.ts'
+import { FrameType, encodeSyn } from '../../src/protocol/index.ts'
 import { yieldToEventLoop } from '../../src/yield.ts'
 import { dataFrame } from '../helpers/bytes.ts'
-import type { ErrorCode, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
-import type { RawPeer, WireFrame } from '../helpers/raw-peer.ts'
+import { RawPeer } from '../helpers/raw-peer.ts'
+import { sleep, until } from '../helpers/time.ts'
+import type { ErrorCode, MuxadoInit, MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
+import type { WireFrame } from '../helpers/frames.ts'
 
 /**
  * Shared helpers for the hostile-peer suites: hand-made frames, counters that must return to
  * baseline, and a tracker for the timers code under test leaves behind.
  */
 
-// the frame builders live with the other suites' helpers; the hostile suites take them from here
+// the frame builders and waits live with the other suites' helpers; the hostile suites take them from here
 export { concatBytes, dataFrame, dataFrames, header, u32 } from '../helpers/bytes.ts'
+export { sleep, until, within } from '../helpers/time.ts'
 
 /** One turn of the event loop, taken the way the muxer takes its own (setImmediate in Node) */
 export async function tick (): Promise<void> {
@@ -39,32 +42,6 @@ export function onEscapedErrors (listener: (err: unknown) => void): () => void {
   return () => {
     process.off('unhandledRejection', listener)
     process.off('uncaughtException', listener)
-  }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** `promise`, or a rejection with `message` after `ms`; the timer is cleared either way */
-export async function withTimeout<T> (promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(message())) }, ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Wait until `predicate` holds, polling every 2 ms, or fail after `timeoutMs` */
-export async function until (predicate: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) { throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`) }
-    await sleep(2)
   }
 }
 
@@ -271,6 +248,20 @@ export function acceptAll (peer: RawPeer): Map<number, MuxadoStream> {
   const accepted = new Map<number, MuxadoStream>()
   peer.muxer.addEventListener('stream', (evt) => { accepted.set(evt.detail.streamId, evt.detail) })
   return accepted
+}
+
+/**
+ * A server muxer whose application accepted stream 3 from the peer and reset it: resolves once
+ * our RST is on the wire, with the streams accepted (now and later)
+ */
+export async function resetByApp (init: MuxadoInit = {}): Promise<{ peer: RawPeer, accepted: Map<number, MuxadoStream> }> {
+  const peer = new RawPeer('server', init)
+  const accepted = acceptAll(peer)
+  peer.send(encodeSyn(3))
+  await until(() => accepted.has(3), 'stream 3')
+  accepted.get(3)?.abort(new Error('app gave up'))
+  await peer.waitForFrame(f => f.type === FrameType.RST && f.streamId === 3)
+  return { peer, accepted }
 }
 
 /** DATA payload bytes the muxer sent on one stream */

@@ -3,7 +3,7 @@ import { ErrorCode, FrameType, TooManyUselessFramesError } from '../../src/index
 import { LateFrames } from '../../src/late-frames.ts'
 import { encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { abortAndExpectReleased, acceptAll, concatBytes, dataFrame, expectGoaway, sleep, trackTimers, until } from './harness.ts'
+import { abortAndExpectReleased, acceptAll, concatBytes, dataFrame, expectGoaway, resetByApp, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoInit, MuxadoStream } from '../../src/index.ts'
 
 /**
@@ -78,12 +78,7 @@ describe('hostile: late frames for closed streams (a Go peer\'s normal traffic)'
   })
 
   it('a stream reset before the peer\'s FIN may still get both of Go\'s FINs', async () => {
-    const peer = new RawPeer('server', { maxUselessFrames: 1 })
-    const accepted = acceptAll(peer)
-    peer.send(encodeSyn(3))
-    await until(() => accepted.has(3), 'stream 3')
-    accepted.get(3)?.abort(new Error('app gave up'))
-    await sleep(2)
+    const { peer } = await resetByApp({ maxUselessFrames: 1 })
     peer.send(dataFrame(3, 0, true), dataFrame(3, 0, true))
     await sleep(5)
     expect(peer.muxer.status).to.equal('open')

@@ -1,15 +1,16 @@
 import { StreamBufferError } from '@libp2p/interface'
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameType, TooManyUselessFramesError } from '../../src/index.ts'
-import { encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
-import { receiveData, receiveWindowIncrement } from '../../src/stream.ts'
-import { muxerPair, readAll } from '../helpers/muxer-pair.ts'
-import { RawPeer } from '../helpers/raw-peer.ts'
+import { encodeDataHeader } from '../../src/protocol/index.ts'
+import { receiveData } from '../../src/stream.ts'
+import { muxerPair } from '../helpers/muxer-pair.ts'
+import { RawPeer, wndincFlood } from '../helpers/raw-peer.ts'
+import { readAll } from '../helpers/streams.ts'
 import { abortAndExpectReleased, closeError, concatBytes, counters, expectReleased, sentOn, sleep, trackTimers, until } from './harness.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
- * Leak and fairness checks (the fault checklist (test/README.md) rows 42 and 45, A6, A19, A21): bookkeeping,
+ * Leak and fairness checks (fault checklist rows 36, 42 and 45, docs/fault-checklist.md): bookkeeping,
  * timers and listeners return to baseline after heavy churn; a chunk packed with frames does not
  * starve the event loop; a peer that never reads cannot make our buffers grow without bound.
  */
@@ -101,17 +102,14 @@ describe('hostile: leaks and fairness', function () {
     it('row 45: 100,000 WNDINC +1 frames in one chunk are handled in turns of maxFramesPerTurn; a timer set before them fires before they are done', async () => {
       const peer = new RawPeer('client', { maxFramesPerTurn: 1024 })
       const stream = await peer.muxer.createStream()
-      let handled = 0
-      const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
-      stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
-      const chunk = concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1)))
+      const flood = wndincFlood(stream, 100_000)
       let handledWhenTimerFired = -1
-      setTimeout(() => { handledWhenTimerFired = handled }, 0)
+      setTimeout(() => { handledWhenTimerFired = flood.handled() }, 0)
       const started = Date.now()
       // straight into the muxer, as one chunk, so the yield under test is the muxer's own
-      peer.muxer.onData(chunk)
-      expect(handled, 'frames handled before onData returned').to.equal(1024)
-      await until(() => handled === 100_000, 'all frames handled', 10_000)
+      peer.muxer.onData(flood.chunk)
+      expect(flood.handled(), 'frames handled before onData returned').to.equal(1024)
+      await until(() => flood.handled() === 100_000, 'all frames handled', 10_000)
       const elapsed = Date.now() - started
       expect(handledWhenTimerFired, 'frames handled when the timer fired').to.be.within(1024, 99_999)
       expect((stream as any).sendWindow).to.equal(65536 + 100_000)
@@ -123,13 +121,11 @@ describe('hostile: leaks and fairness', function () {
     it('row 45: the same through the connection (64 KiB chunks) — timers still fire while it is processed', async () => {
       const peer = new RawPeer('client')
       const stream = await peer.muxer.createStream()
-      let handled = 0
-      const onWindowIncrement = stream[receiveWindowIncrement].bind(stream)
-      stream[receiveWindowIncrement] = (increment) => { handled++; onWindowIncrement(increment) }
+      const flood = wndincFlood(stream, 100_000)
       let handledWhenTimerFired = -1
-      setTimeout(() => { handledWhenTimerFired = handled }, 0)
-      peer.send(concatBytes(Array.from({ length: 100_000 }, () => encodeWndinc(stream.streamId, 1))))
-      await until(() => handled === 100_000, 'all frames handled', 10_000)
+      setTimeout(() => { handledWhenTimerFired = flood.handled() }, 0)
+      peer.send(flood.chunk)
+      await until(() => flood.handled() === 100_000, 'all frames handled', 10_000)
       expect(handledWhenTimerFired).to.be.within(0, 99_999)
       await abortAndExpectReleased(peer.muxer, timers)
     })

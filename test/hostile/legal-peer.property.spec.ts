@@ -3,10 +3,11 @@ import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameType } from '../../src/index.ts'
 import { MAX_PAYLOAD, encodeDataHeader, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { propertyRuns } from '../helpers/fuzz-settings.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
 import { concatBytes, dataFrame, sleep, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
-import type { WireFrame } from '../helpers/raw-peer.ts'
+import type { WireFrame } from '../helpers/frames.ts'
 
 /**
  * The other side of the budgets: a peer that does exactly what Go muxado v1 does, reading in
@@ -150,6 +151,6 @@ describe('hostile: a legal Go-like peer never trips a defence (default options)'
       await until(() => raw.framesOf(FrameType.SYN, next.streamId).length === 1, 'the new stream\'s SYN')
       expect(raw.muxer.status).to.equal('open')
       raw.muxer.abort(new Error('run over'))
-    }), { seed: 1313, numRuns: 25 })
+    }), propertyRuns(25, 1313))
   })
 })

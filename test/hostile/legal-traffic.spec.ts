@@ -1,8 +1,9 @@
 import { expect } from 'aegir/chai'
 import { ErrorCode, FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn } from '../../src/protocol/index.ts'
-import { echoInbound, muxerPair, pattern, readAll, write } from '../helpers/muxer-pair.ts'
+import { echoInbound, muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
+import { pattern, readAll, write } from '../helpers/streams.ts'
 import { acceptAll, concatBytes, dataFrame, sleep, until } from './harness.ts'
 import type { MuxadoStream } from '../../src/index.ts'
 

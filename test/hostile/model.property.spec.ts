@@ -2,13 +2,14 @@ import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { ErrorCode, FrameType } from '../../src/index.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from '../../src/protocol/index.ts'
+import { fuzzRuns, propertyRuns } from '../helpers/fuzz-settings.ts'
 import { muxerPair } from '../helpers/muxer-pair.ts'
 import { RawPeer } from '../helpers/raw-peer.ts'
-import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, withTimeout, ZERO } from './harness.ts'
+import { TimerTracker, concatBytes, expectNoTimers, counters, dataFrames, onEscapedErrors, sleep, tick, until, within, ZERO } from './harness.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 
 /**
- * Property tests against a live muxer (the fault checklist (test/README.md) row 47, property ideas (c), (d), (e)).
+ * Property tests against a live muxer (fault checklist row 47 and its property ideas (c), (d), (e), docs/fault-checklist.md).
  *
  * (c) `fc.commands` drive a RawPeer-backed muxer with app actions (open, write, pause, resume,
  * close, reset) and peer frames (SYN, DATA within or over the window, WNDINC, RST, FIN), and
@@ -24,17 +25,9 @@ import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
  * Fixed seeds; `MUXADO_FUZZ_RUNS=n` and `MUXADO_FUZZ_SEED=n` override run counts and the seed.
  */
 
-function envInteger (name: string): number | undefined {
-  const value = Number(process.env[name])
-  return Number.isInteger(value) && process.env[name] !== '' ? value : undefined
-}
-
-const fuzzRuns = envInteger('MUXADO_FUZZ_RUNS')
-const fuzzSeed = envInteger('MUXADO_FUZZ_SEED') ?? 4242
-
 function runs (defaultRuns: number): fc.Parameters<unknown> {
   // a run that hangs fails (and is shrunk) instead of stalling the whole property
-  return { seed: fuzzSeed, numRuns: fuzzRuns != null && fuzzRuns > 0 ? fuzzRuns : defaultRuns, timeout: 10_000 }
+  return { ...propertyRuns(defaultRuns, 4242), timeout: 10_000 }
 }
 
 const INITIAL_WINDOW = 65536
@@ -473,7 +466,7 @@ async function expectAllZero (muxer: MuxadoMuxer, timers: TimerTracker, label: s
 
 describe('hostile: model-based and scheduler properties', function () {
   // a long MUXADO_FUZZ_RUNS run must not be cut off by mocha and keep running under later tests
-  this.timeout(Math.max(120_000, (fuzzRuns ?? 0) * 1000))
+  this.timeout(Math.max(120_000, fuzzRuns(0) * 1000))
   const timers = new TimerTracker()
   let unhandled: unknown[] = []
   let stopRecording = (): void => {}
@@ -556,7 +549,7 @@ describe('hostile: model-based and scheduler properties', function () {
         const settled = closing.then(() => 'resolved', () => 'rejected')
         await sleep(5)
         if (what === 'stream') { stream.abort(new Error('give up')) } else { peer.muxer.abort(new Error('give up')) }
-        expect(await withTimeout(settled, 500, () => `${what}.close() still pending after abort()`)).to.be.oneOf(['resolved', 'rejected'])
+        expect(await within(settled, 500, () => `${what}.close() still pending after abort()`)).to.be.oneOf(['resolved', 'rejected'])
         peer.muxer.abort(new Error('test over'))
         await expectAllZero(peer.muxer, timers, 'muxer')
       })
@@ -616,7 +609,7 @@ describe('hostile: model-based and scheduler properties', function () {
           client.abort(new Error('scheduled abort'))
           server.abort(new Error('scheduled abort'))
         }
-        await withTimeout(Promise.all(tasks), 1000, () => `operations still pending after the sessions ended: ${[...pending].join(', ')}; order run: ${s.report().map(r => r.label).join(', ')}`)
+        await within(Promise.all(tasks), 1000, () => `operations still pending after the sessions ended: ${[...pending].join(', ')}; order run: ${s.report().map(r => r.label).join(', ')}`)
         await expectAllZero(client, timers, 'client')
         await expectAllZero(server, timers, 'server')
         expect(streams.every(st => st.status !== 'open'), 'every stream ended').to.equal(true)

@@ -13,7 +13,9 @@ import { yamux } from '@libp2p/yamux'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { muxado, muxadoSession } from '../../src/index.ts'
-import { ECHO, STREAM_LIMITS, createServiceNode, echo, pattern, readAll, sha256, stopAll, write } from '../e2e/helpers.ts'
+import { ECHO, STREAM_LIMITS, createServiceNode, echo, stopAll } from '../e2e/helpers.ts'
+import { sha256 } from '../helpers/digest.ts'
+import { pattern, readAll, write } from '../helpers/streams.ts'
 import { GO_AGENT, GO_PROTOCOLS, goLibp2pDial, goLibp2pListen } from './go-libp2p-peer.ts'
 import { buildGoPeersOrSkip } from './go-peer.ts'
 import type { GoLibp2pPeer, Negotiation } from './go-libp2p-peer.ts'
@@ -231,7 +233,7 @@ describe('interop: js-libp2p 3 with this project\'s minimal Go libp2p peer (Go m
             await finished
             await go.waitFor(e => e.event === 'stream-end' && e.protocol === GO_PROTOCOLS.closeEarly) // Close() returned
             stream.send(new Uint8Array(100)) // Go has forgotten the stream: it answers RST StreamClosed
-            // after the peer's FIN, RST StreamClosed is Go's normal close (PROTOCOL.md §2.4)
+            // after the peer's FIN, RST StreamClosed is Go's normal close (docs/protocol.md §2.4)
             expect((await closed).error).to.equal(undefined)
             expect(stream.status).to.equal('closed')
             expect(() => stream.send(new Uint8Array(1))).to.throw().with.property('name', 'StreamStateError')

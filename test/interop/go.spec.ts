@@ -7,9 +7,12 @@ import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { HeartbeatTimeoutError, RemoteGoAwayError } from '../../src/index.ts'
 import { FrameDecoder, FrameType, HEARTBEAT_STREAM_TYPE, encodeDataHeader, encodeWndinc } from '../../src/protocol/index.ts'
+import { toHex } from '../helpers/bytes.ts'
+import { decodeFrames, formatFrames } from '../helpers/frames.ts'
+import { readAll, write } from '../helpers/streams.ts'
+import { sleep, until } from '../helpers/time.ts'
 import { DIRECTIONS, parityOf, useGoPeer } from './directions.ts'
-import { decodeFrames, formatFrames, toHex } from './frames.ts'
-import { EchoServer, PatternChecker, failures, openAndCheck, openAndCheckMany, pattern, patternChunk, readAll, readPattern, write, writePattern } from './streams.ts'
+import { EchoServer, PatternChecker, failures, goPattern, openAndCheck, openAndCheckMany, patternChunk, readPattern, writePattern } from './streams.ts'
 import { cleanupTcp, dialMuxer, listenRaw } from './tcp.ts'
 import type { StreamHandler } from './tcp.ts'
 import type { MuxadoInit, MuxadoStream } from '../../src/index.ts'
@@ -32,10 +35,6 @@ function sizeName (bytes: number): string {
   return `${bytes} B`
 }
 
-async function delay (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
 /** Resolves when `stream` emits 'close', with the event's error (undefined for a clean close) */
 async function closed (stream: MuxadoStream): Promise<Error | undefined> {
   if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') { return undefined }
@@ -45,25 +44,16 @@ async function closed (stream: MuxadoStream): Promise<Error | undefined> {
 
 /** Read the whole stream (it must be "ping" and end with the remote's FIN), then write `reply` */
 async function replyAfterFin (stream: MuxadoStream, reply: string): Promise<void> {
-  const received = new TextDecoder().decode((await readAll(stream)).subarray())
+  const received = new TextDecoder().decode(await readAll(stream))
   expect(received).to.equal('ping')
   expect(stream.remoteWriteStatus).to.equal('closed')
   expect(stream.writeStatus).to.equal('writable')
-  await delay(50)
+  await sleep(50)
   const bytes = new TextEncoder().encode(reply)
   for (let offset = 0; offset < bytes.byteLength; offset += 10_000) {
     await write(stream, bytes.subarray(offset, offset + 10_000))
   }
   await stream.close()
-}
-
-/** Poll `condition` every 10 ms until it holds; throw after `timeoutMs` */
-async function until (condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) { throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`) }
-    await delay(10)
-  }
 }
 
 describe('interop with Go muxado v1', function () {
@@ -134,7 +124,7 @@ describe('interop with Go muxado v1', function () {
         await writePattern(stream, 0, size)
         await stream.close()
         expect(stream.writeStatus).to.equal('closed')
-        await delay(100)
+        await sleep(100)
         expect(stream.readBufferLength, 'echo received before we read').to.be.at.most(65536)
         expect(stream.status).to.equal('open')
         // the rest of the echo can only be written by Go after our FIN
@@ -198,7 +188,7 @@ describe('interop with Go muxado v1', function () {
         await peer.waitFor('goaway-sent')
         // the event is printed after Go wrote the frame; give it a moment to cross loopback. No
         // retry loop: a stream opened before our muxer saw the GOAWAY would be echoed by Go
-        await delay(200)
+        await sleep(200)
         const rejection = await muxer.createStream().then(
           (s) => { s.abort(new Error('opened after GOAWAY')); return undefined },
           (err: Error) => err
@@ -232,7 +222,7 @@ describe('interop with Go muxado v1', function () {
         expect(peer.find('session-end')).to.include({ code: 2, error: 'EOF' })
 
         if (proxy == null) { throw new Error('no proxy') }
-        await until(() => proxy.chunks.length > 0, 1000, 'recorded bytes')
+        await until(() => proxy.chunks.length > 0, 'recorded bytes', 1000, 10)
         const sent = proxy.bytes(tsToGo)
         const frames = decodeFrames(sent)
         const last = frames[frames.length - 1]
@@ -262,7 +252,7 @@ describe('interop with Go muxado v1', function () {
               // outlives the session: 16 KiB every 20 ms, 1 MiB in all (~1.3 s)
               for (let offset = 0; offset < MB; offset += 16 * KB) {
                 await write(stream, patternChunk(i, offset, 16 * KB))
-                await delay(20)
+                await sleep(20)
               }
               await stream.close()
             } catch (err: any) {
@@ -273,7 +263,7 @@ describe('interop with Go muxado v1', function () {
         }
         const settled = await Promise.race([
           Promise.all(outcomes),
-          delay(5000).then(() => { throw new Error(`streams still open 5 s after Go's Close(): ${streams.map(s => `${s.streamId}:${s.status}`).join(', ')}`) })
+          sleep(5000).then(() => { throw new Error(`streams still open 5 s after Go's Close(): ${streams.map(s => `${s.streamId}:${s.status}`).join(', ')}`) })
         ])
         await peer.expectSuccess()
         expect(peer.find('close-called')).to.include({ reason: 'close-after' })
@@ -303,7 +293,7 @@ describe('interop with Go muxado v1', function () {
         await peer.waitFor('session-end')
         const outcome = await Promise.race([
           reading.then(c => `the read ended cleanly after ${c.received} bytes, stream status '${stream.status}'`, (err: Error) => err),
-          delay(5000).then(() => 'the read hung')
+          sleep(5000).then(() => 'the read hung')
         ])
         if (!(outcome instanceof Error)) { expect.fail(`reading a stream whose peer went away before its FIN: ${outcome}`) }
         expect(stream.status).to.be.oneOf(['aborted', 'reset'])
@@ -378,7 +368,7 @@ describe('heartbeat against a raw TCP peer', () => {
     stream.send(new TextEncoder().encode('anyone there?'))
     const error = await Promise.race([
       closed(stream),
-      delay(5000).then(() => { throw new Error('no heartbeat timeout within 5 s') })
+      sleep(5000).then(() => { throw new Error('no heartbeat timeout within 5 s') })
     ])
     const elapsed = Date.now() - started
     expect(error, 'the open stream ends with the heartbeat error').to.be.an.instanceOf(Error)
@@ -392,7 +382,7 @@ describe('heartbeat against a raw TCP peer', () => {
     // no earlier than the timeout, no later than interval + timeout + slack
     expect(elapsed).to.be.at.least(900 + (answers > 0 ? 200 : 0)).and.at.most(1000 + 200 * (answers + 2) + 1500)
 
-    await until(() => decodeFrames(peer.received()).some(f => f.type === FrameType.GOAWAY), 1000, 'our GOAWAY')
+    await until(() => decodeFrames(peer.received()).some(f => f.type === FrameType.GOAWAY), 'our GOAWAY', 1000, 10)
     const frames = decodeFrames(peer.received())
     expect(frames.find(f => f.type === FrameType.GOAWAY), formatFrames(frames)).to.include({ errorCode: 0 })
     const syn = frames.find(f => f.type === FrameType.SYN && f.streamType === HEARTBEAT_STREAM_TYPE)
@@ -414,7 +404,7 @@ describe('heartbeat against a raw TCP peer', () => {
     this.timeout(10_000)
     const peer = await rawPeer(0)
     const { muxer } = await dialMuxer(peer.port, { ...init, enableHeartbeat: false })
-    await delay(1500)
+    await sleep(1500)
     expect(muxer.status).to.equal('open')
     expect(decodeFrames(peer.received()).filter(f => f.type === FrameType.SYN)).to.deep.equal([])
     await muxer.close()
@@ -423,7 +413,7 @@ describe('heartbeat against a raw TCP peer', () => {
 
 describe('interop helpers', () => {
   it('the pattern checker accepts the Go pattern and catches a corrupt or short echo', () => {
-    const good = pattern(5, 100_000)
+    const good = goPattern(5, 100_000)
     expect(good[40_000]).to.equal((5 * 31 + 40_000) & 0xff)
     const ok = new PatternChecker(5)
     ok.push(good.subarray(0, 12_345))

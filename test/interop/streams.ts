@@ -1,12 +1,12 @@
 /**
- * Stream helpers for the interop tests: the Go peer's test pattern, writing with backpressure,
- * reading and checking, and an echo handler.
+ * Stream helpers for the interop tests: the Go peer's test pattern, writing and checking it, and
+ * an echo handler that records each stream's result.
  */
 
-import { pEvent } from 'p-event'
-import { Uint8ArrayList } from 'uint8arraylist'
+import { write } from '../helpers/streams.ts'
 import type { MuxadoMuxer, MuxadoStream } from '../../src/index.ts'
 import type { Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** Bytes per send() call when writing the pattern */
 export const WRITE_CHUNK = 32 * 1024
@@ -26,18 +26,11 @@ export function patternChunk (index: number, offset: number, length: number): Ui
   return BASE.subarray(start, start + length)
 }
 
-/** The whole pattern of one stream, as a fresh buffer */
-export function pattern (index: number, length: number): Uint8Array {
+/** The whole Go pattern of one stream, as a fresh buffer */
+export function goPattern (index: number, length: number): Uint8Array {
   const out = new Uint8Array(length)
   for (let k = 0; k < length; k++) { out[k] = patternByte(index, k) }
   return out
-}
-
-/** Send one buffer; wait for 'drain' when send() asks for it (never stream.onDrain()) */
-export async function write (stream: Stream, data: Uint8Array | Uint8ArrayList): Promise<void> {
-  if (!stream.send(data)) {
-    await pEvent(stream, 'drain', { rejectionEvents: ['close'] })
-  }
 }
 
 /** Write `length` bytes of stream `index`'s pattern in WRITE_CHUNK pieces, with backpressure */
@@ -87,13 +80,6 @@ export class PatternChecker {
     if (this.received !== length) { return `pattern ${this.index}: received ${this.received} of ${length} bytes` }
     return undefined
   }
-}
-
-/** Read until the stream's readable end finishes; return every byte */
-export async function readAll (stream: Stream): Promise<Uint8ArrayList> {
-  const all = new Uint8ArrayList()
-  for await (const chunk of stream) { all.append(chunk) }
-  return all
 }
 
 /** Read until the end, checking against stream index `index`'s pattern */

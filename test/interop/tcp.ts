@@ -4,6 +4,14 @@
  * A `node:net` socket is wrapped with `@libp2p/tcp`'s own socket-to-connection code (the
  * `MultiaddrConnection` a libp2p node would hand the muxer after the upgrade, minus encryption).
  * That module is not in `@libp2p/tcp`'s package exports, so it is imported by file URL.
+ *
+ * `SocketConnection` (libp2p-muxado/net) is not a drop-in for it here: `@libp2p/tcp` writes each
+ * buffer of a batch separately and stops at the first write the socket refuses, leaving the rest
+ * in the connection's write buffer, where `SocketConnection` corks the socket and hands it the
+ * whole batch; `@libp2p/tcp` also sets a 2-minute idle timeout and aborts on a socket closed by
+ * an error. These suites pin the muxer against Go over the connection libp2p users get (and the
+ * write path tells `@libp2p/tcp` connections apart); `test/net/` covers `SocketConnection`
+ * against Go.
  */
 
 import net from 'node:net'
@@ -92,7 +100,6 @@ export interface TsListener {
   close(): void
 }
 
-/** Listen on 127.0.0.1 and run a server (inbound) muxer over every accepted socket */
 /** Listen on an ephemeral loopback port, tracked for cleanup; resolves with the port */
 async function listenOnLoopback (server: net.Server): Promise<number> {
   servers.add(server)
@@ -108,6 +115,7 @@ function closeServer (server: net.Server): void {
   servers.delete(server)
 }
 
+/** Listen on 127.0.0.1 and run a server (inbound) muxer over every accepted socket */
 export async function listenMuxer (init: MuxadoInit = {}, onStream?: StreamHandler): Promise<TsListener> {
   const accepted: TsSession[] = []
   const waiting: Array<(session: TsSession) => void> = []

@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises'
 import { expect } from 'aegir/chai'
 import { HeartbeatTimeoutError, createSession, dial } from '../../src/net/index.ts'
 import { duplexPair } from '../helpers/duplex-pair.ts'
-import { cleanup, delay, dialTracked, echoRoundTrip, echoStreams, listenTracked, readAll, sessionClosed, testCertificate, trackSession, within } from './helpers.ts'
+import { sleep, within } from '../helpers/time.ts'
+import { cleanup, dialTracked, echoRoundTrip, echoStreams, listenTracked, readAll, sessionClosed, testCertificate, trackSession } from './helpers.ts'
 
 /** A port nobody listens on: bound, then released */
 async function closedPort (): Promise<number> {
@@ -66,7 +67,7 @@ describe('libp2p-muxado/net errors', () => {
     const sending = pipeline(async function * () {
       for (let i = 0; i < 1000; i++) {
         yield Buffer.alloc(64 * 1024, i)
-        await delay(1)
+        await sleep(1)
       }
     }, stream)
     const reading = readAll(stream)
@@ -140,7 +141,7 @@ describe('libp2p-muxado/net errors', () => {
     const server = trackSession(createSession(b, { role: 'server', enableHeartbeat: false }))
     const stream = await client.open()
     const accepted = await server.accept()
-    await delay(20)
+    await sleep(20)
     const writes: number[] = []
     const write = a._write
     a._write = function (chunk: Buffer, ...rest: any[]) {
@@ -150,7 +151,7 @@ describe('libp2p-muxado/net errors', () => {
 
     const data = Buffer.alloc(3 * 16383 + 10, 5)
     stream.write(data)
-    await delay(20)
+    await sleep(20)
     // four DATA frames, each an 8-byte header and its payload
     expect(writes).to.deep.equal([data.byteLength + 4 * 8])
     stream.end()

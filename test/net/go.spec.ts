@@ -8,9 +8,10 @@
  */
 
 import { expect } from 'aegir/chai'
+import { within } from '../helpers/time.ts'
 import { buildGoPeersOrSkip, goDial, goListen, killAllGoPeers } from '../interop/go-peer.ts'
-import { pattern } from '../interop/streams.ts'
-import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed, within } from './helpers.ts'
+import { goPattern } from '../interop/streams.ts'
+import { cleanup, dialTracked, echoRoundTrip, listenTracked, readAll, sessionClosed } from './helpers.ts'
 import type { MuxadoDuplex, Session } from '../../src/net/index.ts'
 import type { GoPeer } from '../interop/go-peer.ts'
 
@@ -70,7 +71,7 @@ describe('libp2p-muxado/net with Go muxado v1', function () {
     const session = await dialTracked({ port })
     const results = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
       const stream = await session.open()
-      const data = Buffer.from(pattern(i, 100_000))
+      const data = Buffer.from(goPattern(i, 100_000))
       const reply = await echoRoundTrip(stream, data)
       return { id: stream.id, ok: reply.equals(data) }
     }))
@@ -108,7 +109,7 @@ describe('libp2p-muxado/net with Go muxado v1', function () {
     const session = await server.accept()
     const results = await Promise.all(Array.from({ length: 4 }, async (_, i) => {
       const stream = await session.open({ streamType: 9 })
-      const data = Buffer.from(pattern(i, 200_000))
+      const data = Buffer.from(goPattern(i, 200_000))
       const reply = await echoRoundTrip(stream, data)
       return { id: stream.id, ok: reply.equals(data) }
     }))

@@ -4,12 +4,13 @@
  */
 
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { dial, listen } from '../../src/net/index.ts'
+import { pattern } from '../helpers/streams.ts'
+import { within } from '../helpers/time.ts'
 import type { DialOptions, ListenOptions, MuxadoDuplex, Server, Session } from '../../src/net/index.ts'
 import type { Duplex } from 'node:stream'
 
@@ -46,14 +47,10 @@ export function testCertificate (): TestCertificate {
 }
 
 /** `length` bytes that differ per `seed`, so swapped streams are caught */
+/** `pattern()` bytes as a Buffer, for Node's stream API */
 export function payload (length: number, seed: number): Buffer {
-  const buf = Buffer.allocUnsafe(length)
-  for (let i = 0; i < length; i++) { buf[i] = (seed * 31 + i * 7 + (i >> 8)) & 0xff }
-  return buf
-}
-
-export function sha256 (data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
+  const bytes = pattern(length, seed)
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /**
@@ -83,27 +80,10 @@ export function echoStreams (session: Session): void {
   })()
 }
 
-export async function delay (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
 /** Resolves with the session's close reason */
 export async function sessionClosed (session: Session): Promise<Error | undefined> {
   if (session.closed) { return session.closeReason }
   return new Promise(resolve => { session.once('close', resolve) })
-}
-
-/** Reject if `promise` does not settle within `ms` */
-export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what} did not settle within ${ms} ms`)) }, ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 const sessions = new Set<Session>()

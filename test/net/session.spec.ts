@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
 import { expect } from 'aegir/chai'
 import { MuxadoDuplex, StreamResetByPeerError } from '../../src/net/index.ts'
-import { cleanup, delay, dialTracked, echoRoundTrip, echoStreams, listenTracked, payload, readAll, sessionClosed, testCertificate, within } from './helpers.ts'
+import { sleep, within } from '../helpers/time.ts'
+import { cleanup, dialTracked, echoRoundTrip, echoStreams, listenTracked, payload, readAll, sessionClosed, testCertificate } from './helpers.ts'
 import type { DialOptions, ListenOptions, Server, Session, SessionOptions } from '../../src/net/index.ts'
 import type { Duplex } from 'node:stream'
 
@@ -111,7 +112,7 @@ for (const transport of TRANSPORTS) {
 
       // the reader accepts the stream but does not read for a while
       const reader = await serverSession.accept()
-      await delay(500)
+      await sleep(500)
       const held = accepted
       // the receive window (64 KiB, grown to 256 KiB when the reader's Duplex took its first
       // burst faster than a round trip), the reader's readable buffer, the sender's writable
@@ -119,7 +120,7 @@ for (const transport of TRANSPORTS) {
       expect(held, 'bytes the sender got rid of while nobody read').to.be.at.most(384 * KB)
       expect(held, 'the window was used').to.be.at.least(64 * KB)
       expect(stream.stream.writeBufferLength, 'bytes buffered in the muxado stream').to.be.at.most(64 * KB)
-      await delay(200)
+      await sleep(200)
       expect(accepted, 'still held').to.equal(held)
 
       // now read slowly for a bit, then at full speed. The reader sends nothing: it ends its side
@@ -130,7 +131,7 @@ for (const transport of TRANSPORTS) {
       for await (const chunk of reader) {
         chunks.push(chunk)
         received += chunk.byteLength
-        if (received < 512 * KB) { await delay(5) }
+        if (received < 512 * KB) { await sleep(5) }
       }
       await writing
       expect(Buffer.concat(chunks).equals(data)).to.equal(true)
@@ -140,7 +141,7 @@ for (const transport of TRANSPORTS) {
       const { client, serverSession } = await connect({ enableHeartbeat: false }, { enableHeartbeat: false })
       const stream = await client.open()
       const accepted = await serverSession.accept()
-      await delay(20)
+      await sleep(20)
 
       const socket = client.socket as Duplex & Record<'_write' | '_writev', (...args: any[]) => void>
       const writes: Array<{ method: string, chunks: Uint8Array[] }> = []
@@ -158,7 +159,7 @@ for (const transport of TRANSPORTS) {
       // three full frames and a short one, each a header and a payload
       const data = payload(3 * 16383 + 10, 1)
       stream.write(data)
-      await delay(20)
+      await sleep(20)
       expect(writes.map(w => w.method)).to.deep.equal(['_writev'])
       stream.end()
       expect((await readAll(accepted)).equals(data)).to.equal(true)
@@ -198,7 +199,7 @@ for (const transport of TRANSPORTS) {
       const { client, serverSession } = await connect()
       const stream = await client.open()
       stream.write('all of it')
-      await delay(20)
+      await sleep(20)
       stream.destroy()
       const accepted = await serverSession.accept()
       expect((await readAll(accepted)).toString()).to.equal('all of it')
@@ -230,7 +231,7 @@ for (const transport of TRANSPORTS) {
     it('measures the heartbeat RTT and closes both sides in order', async function () {
       this.timeout(10_000)
       const { client, serverSession } = await connect({ heartbeatInterval: 50 })
-      await delay(200)
+      await sleep(200)
       expect(client.rtt).to.be.a('number')
       expect(serverSession.rtt).to.be.a('number')
 

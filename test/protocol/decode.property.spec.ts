@@ -14,24 +14,14 @@ import {
   encodeSyn,
   encodeWndinc
 } from '../../src/protocol/index.ts'
-import { concatBytes, dataFrame } from '../helpers/bytes.ts'
-import { Recorder, decodeChunks, seededBytes, splitAt, toHex, errorCodes } from './helpers.ts'
+import { concatBytes, dataFrame, toHex } from '../helpers/bytes.ts'
+import { propertyRuns } from '../helpers/fuzz-settings.ts'
+import { Recorder, decodeChunks, seededBytes, splitAt, errorCodes } from './helpers.ts'
 import type { DecodedFrame } from './helpers.ts'
 
-/**
- * `MUXADO_FUZZ_RUNS=10000` runs every property that many times instead of its default, and
- * `MUXADO_FUZZ_SEED=n` replaces the fixed seed 42
- */
-function envInteger (name: string): number | undefined {
-  const value = Number(process.env[name])
-  return Number.isInteger(value) && process.env[name] !== '' ? value : undefined
-}
-
-const fuzzRuns = envInteger('MUXADO_FUZZ_RUNS')
-const fuzzSeed = envInteger('MUXADO_FUZZ_SEED') ?? 42
-
+/** Seed 42 unless `MUXADO_FUZZ_SEED` says otherwise (test/helpers/fuzz-settings.ts) */
 function runs (defaultRuns: number): fc.Parameters<unknown> {
-  return { seed: fuzzSeed, numRuns: fuzzRuns != null && fuzzRuns > 0 ? fuzzRuns : defaultRuns }
+  return propertyRuns(defaultRuns, 42)
 }
 
 /** A frame on the wire and what the decoder must report for it */
@@ -210,7 +200,7 @@ describe('protocol/decode properties', function () {
     }), runs(200))
   })
 
-  it('a header is rejected exactly when PROTOCOL.md §1.2 says, with the right code, at its 8th byte', () => {
+  it('a header is rejected exactly when docs/protocol.md §1.2 says, with the right code, at its 8th byte', () => {
     const header = fc.record({
       lengthBits: fc.integer({ min: 0, max: 3 }),
       length: fc.oneof(fc.constantFrom(0, 4, 8), fc.integer({ min: 0, max: MAX_PAYLOAD })),

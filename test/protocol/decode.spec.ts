@@ -15,19 +15,17 @@ import {
   encodeSyn,
   encodeWndinc
 } from '../../src/protocol/index.ts'
-import { concatBytes, dataFrame } from '../helpers/bytes.ts'
+import { concatBytes, dataFrame, fromHex, toHex } from '../helpers/bytes.ts'
 import {
   Recorder,
   bytewise,
   decodeChunks,
   expectedFrame,
-  fromHex,
   loadVectors,
   prng,
   randomSplit,
   seededBytes,
   splitAt,
-  toHex,
   vectorBytes, errorCodes
 } from './helpers.ts'
 import type { DecodeResult, DecodedFrame, Direction, FrameVector, MalformedExpectation, MalformedVector, SessionTrace, TraceFrame } from './helpers.ts'

@@ -13,8 +13,8 @@ import {
   encodeWndinc,
   writeHeader
 } from '../../src/protocol/index.ts'
-import { dataFrame } from '../helpers/bytes.ts'
-import { encodeFrame, expectedFrame, fromHex, loadVectors, toHex, vectorBytes, errorCodes } from './helpers.ts'
+import { dataFrame, fromHex, toHex } from '../helpers/bytes.ts'
+import { encodeFrame, expectedFrame, loadVectors, vectorBytes, errorCodes } from './helpers.ts'
 import type { EncoderReject, FrameVector } from './helpers.ts'
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -24,7 +24,7 @@ function isSynFin (vector: FrameVector): boolean {
 }
 
 describe('protocol/encode', () => {
-  describe('PROTOCOL.md §1.4 hex examples', () => {
+  describe('docs/protocol.md §1.4 hex examples', () => {
     const examples: Array<[string, () => Uint8Array, string]> = [
       ['SYN id=3 (Go Open(): plain, no body)', () => encodeSyn(3), '0000000100000003'],
       ['SYN id=1 (encodable; a Go server rejects it)', () => encodeSyn(1), '0000000100000001'],

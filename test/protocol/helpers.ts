@@ -4,7 +4,7 @@ import encoderRejects from '../fixtures/vectors/encoder-rejects.json' with { typ
 import frames from '../fixtures/vectors/frames.json' with { type: 'json' }
 import malformed from '../fixtures/vectors/malformed.json' with { type: 'json' }
 import sessionTrace from '../fixtures/vectors/session-trace.json' with { type: 'json' }
-import { concatBytes, dataFrame } from '../helpers/bytes.ts'
+import { concatBytes, dataFrame, fromHex, toHex } from '../helpers/bytes.ts'
 import type { FrameHandler } from '../../src/protocol/index.ts'
 
 /** A payload generator: the bytes of `repeat` repeated and cut to `bytes` bytes */
@@ -90,26 +90,6 @@ const vectorFiles = {
 /** A fresh copy of one vector file from `test/fixtures/vectors/` */
 export function loadVectors<T> (file: keyof typeof vectorFiles): T {
   return structuredClone(vectorFiles[file]) as T
-}
-
-export function fromHex (hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || /[^0-9a-f]/i.test(hex)) {
-    throw new Error(`Not a hex string: ${hex}`)
-  }
-  const bytes = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < bytes.length; i++) {
-    bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  }
-  return bytes
-}
-
-export function toHex (bytes: Uint8Array | Uint8ArrayList): string {
-  const flat = bytes instanceof Uint8Array ? bytes : bytes.subarray()
-  let hex = ''
-  for (const byte of flat) {
-    hex += byte.toString(16).padStart(2, '0')
-  }
-  return hex
 }
 
 export function generatePayload ({ repeat, bytes }: PayloadGenerator): Uint8Array {

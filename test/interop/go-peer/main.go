@@ -281,7 +281,7 @@ type streamResult struct {
 // checkStream writes n pattern bytes (index idx) on st, HalfCloses it, and
 // concurrently reads the echo until EOF, comparing it with what was sent.
 // Afterwards it calls Close() (like any Go app would; this sends a second,
-// empty FIN frame: PROTOCOL.md B5).
+// empty FIN frame: docs/protocol.md B5).
 func (ss *session) checkStream(st peerStream, id uint32, idx, n int, tag string) streamResult {
 	t0 := time.Now()
 	var (
@@ -525,7 +525,7 @@ func (ss *session) run() {
 		case <-time.After(*flagGoAwayWait):
 		}
 		// Informational only: Go<->Go, the receiver of a Go GOAWAY swallows
-		// the next 8 bytes (PROTOCOL.md B1) and dies at the next frame.
+		// the next 8 bytes (docs/protocol.md B1) and dies at the next frame.
 		emit(ss.ev(ev{"event": "goaway-done", "sessionAlive": alive}))
 	}
 
