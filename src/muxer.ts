@@ -155,7 +155,12 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   onData (data: Uint8Array | Uint8ArrayList): void {
     this.heartbeat?.heard()
     this.decoder.push(data)
-    if (!this.decodeScheduled) { this.decodeFrames() }
+    // decoded in a microtask: a connection that hands over a batch piece by piece (headers and
+    // payloads as they were sent) gets one decoding pass for all of them, and one message per write
+    if (!this.decodeScheduled) {
+      this.decodeScheduled = true
+      queueMicrotask(this.decodeFrames)
+    }
   }
 
   async close (options?: AbortOptions): Promise<void> {

@@ -11,7 +11,8 @@ import { profileTransport } from '../../src/transport.ts'
 import { duplexPair } from '../helpers/duplex-pair.ts'
 import { socketToMaConn } from '../interop/tcp.ts'
 import { testCertificate } from '../net/helpers.ts'
-import { ECHO, STREAM_LIMITS, connect, createNode, echoHandler, pattern, readAll, stopAll, write } from './helpers.ts'
+import { echoStream, pattern, readAll, write } from '../helpers/streams.ts'
+import { ECHO, STREAM_LIMITS, connect, createNode, stopAll } from './helpers.ts'
 import type { MuxerEntry } from './helpers.ts'
 import type { MuxadoMuxer } from '../../src/index.ts'
 import type { Libp2p, MessageStream, Stream } from '@libp2p/interface'
@@ -58,7 +59,7 @@ async function readPausing (stream: Stream): Promise<Uint8Array> {
       stream.resume()
     }
   })()])
-  return received.subarray()
+  return received
 }
 
 async function sendAll (stream: Stream, data: Uint8Array): Promise<void> {
@@ -88,7 +89,7 @@ function pairOver (client: MessageStream, server: MessageStream): { muxer: Muxad
   const factory = muxado({ enableHeartbeat: false })()
   const muxer = factory.createStreamMuxer(client)
   const remote = factory.createStreamMuxer(server)
-  remote.addEventListener('stream', (evt) => { void echoHandler(evt.detail) })
+  remote.addEventListener('stream', (evt) => { void echoStream(evt.detail) })
   return { muxer, recorder, close: () => { muxer.abort(new Error('test over')); remote.abort(new Error('test over')) } }
 }
 
