@@ -190,6 +190,22 @@ describe('ReceiveWindow', () => {
     expect(t.budget.held).to.equal(960 * KiB)
   })
 
+  it('100 windows growing 16-fold per round trip together hold no more than the budget, each at most its maximum', () => {
+    const t = tuning(100, 32 * MiB)
+    const windows = Array.from({ length: 100 }, () => new ReceiveWindow(16 * MiB, t))
+    for (let round = 0; round < 4; round++) {
+      for (const window of windows) { roundTrip(window, t, 0) }
+      t.clock.ms += 100
+    }
+    const limits = windows.map(w => w.limit)
+    const extra = limits.reduce((sum, limit) => sum + limit - 64 * KiB, 0)
+    expect(extra).to.equal(t.budget.held)
+    expect(extra).to.be.at.most(32 * MiB)
+    expect(Math.max(...limits)).to.be.at.most(16 * MiB)
+    // every one of them grew: the fast growth of the first did not starve the last
+    expect(Math.min(...limits)).to.be.greaterThan(64 * KiB)
+  })
+
   it('a window over its fair share withholds credit until it is back at its share', () => {
     const t = tuning(100, MiB)
     const fast = new ReceiveWindow(4 * MiB, t)
