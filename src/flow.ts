@@ -10,10 +10,12 @@ const MAX_GRANT_BATCH = 256 * 1024
 
 /**
  * An epoch is this fraction of the window, so a window the reader drains at once grows about
- * 16-fold per round trip (doublings after 1/16, 2/16, 4/16 and 8/16 of it): from the fixed 64 KiB
- * to 1 MiB with the first round trip's data, to 16 MiB (past 1 Gbit/s × 100 ms) with the second. Quarters (4-fold) left every
- * stream one round trip behind yamux, which starts its windows at 256 KiB; muxado v1 has no
- * window in the SYN, so the first round trip is 64 KiB whatever we do.
+ * 16-fold per round trip (doublings after 1/16, 2/16, 4/16 and 8/16 of it): from the fixed
+ * 64 KiB to 1 MiB with the first round trip's data, to 16 MiB (past 1 Gbit/s × 100 ms) with the
+ * second. Quarters (4-fold) left every stream one round trip behind yamux, which starts its
+ * windows at 256 KiB. muxado v1 has no window in the SYN, so the first round trip carries 64 KiB
+ * whatever we do: a grant sent as soon as the SYN arrives would reach the sender together with
+ * the grant for that first 64 KiB, so growing faster from it is what catches up, not a pre-grant.
  */
 const EPOCHS_PER_WINDOW = 16
 
