@@ -4,8 +4,9 @@ import type { StreamMuxerOptions } from '@libp2p/interface'
 export interface MuxadoInit extends StreamMuxerOptions {
   /**
    * How far a stream's receive window may grow. Every stream starts at muxado's fixed 65536
-   * bytes and doubles while its reader drains it in under two round trips (the window, not the
-   * link or the application, is the limit); a Go peer accepts any grant. The default covers a
+   * bytes and doubles for each sixteenth of it that its reader drains in under a quarter of a
+   * round trip (the window, not the link or the application, is the limit), so up to 16-fold per
+   * round trip; a Go peer accepts any grant. The default covers a
    * 1 Gbit/s path with a 100 ms round trip (12.5 MB in flight). A stream whose reader pauses
    * buffers at most this much.
    *

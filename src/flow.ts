@@ -8,6 +8,17 @@ import type { RttEstimator } from './rtt.ts'
  */
 const MAX_GRANT_BATCH = 256 * 1024
 
+/**
+ * An epoch is this fraction of the window, so a window the reader drains at once grows about
+ * 16-fold per round trip (doublings after 1/16, 2/16, 4/16 and 8/16 of it): from the fixed
+ * 64 KiB to 1 MiB with the first round trip's data, to 16 MiB (past 1 Gbit/s × 100 ms) with the
+ * second. Quarters (4-fold) left every stream one round trip behind yamux, which starts its
+ * windows at 256 KiB. muxado v1 has no window in the SYN, so the first round trip carries 64 KiB
+ * whatever we do: a grant sent as soon as the SYN arrives would reach the sender together with
+ * the grant for that first 64 KiB, so growing faster from it is what catches up, not a pre-grant.
+ */
+const EPOCHS_PER_WINDOW = 16
+
 /** What a stream's window needs from its session to grow */
 export interface WindowTuning {
   /** the session's round-trip estimate, also fed by this window's own samples */
@@ -26,12 +37,14 @@ export interface WindowTuning {
  * batched until half the window (at most 256 KiB) is owed; a Go sender simply adds whatever it
  * is granted.
  *
- * Autotuning, with `tuning`: every time the application has consumed a quarter of the window
+ * Autotuning, with `tuning`: every time the application has consumed a sixteenth of the window
  * (an epoch), the window doubles, up to `maxSize`, if the reader drained everything and the
- * epoch took less than one round trip: the sender was waiting on our grants, not on the link or
- * the application. This is quic-go's rule (half the window in two round trips) with epochs half
- * as long, so a window can double more than once in the burst one round trip brings, and a long,
- * fat path fills in fewer round trips. A message that spans several epochs counts as its frames
+ * epoch took less than a quarter of a round trip (the whole window at that pace in under four):
+ * the sender was waiting on our grants, not on the link or the application. This is quic-go's
+ * rule with much shorter epochs, so a window doubles several times in the burst one round trip
+ * brings and a long, fat path fills in two round trips. Growing fast costs no memory bound: a
+ * window only grows while its reader drains it, and never past `maxSize` or the session's
+ * budget, whatever the pace. A message that spans several epochs counts as its frames
  * would have, one after another. Growth comes out of the session's budget, which may also
  * shrink a window to its fair share. Without `tuning` the window stays at 64 KiB.
  */
@@ -91,7 +104,7 @@ export class ReceiveWindow {
     this.owed += credit
     this.epochConsumed += credit
     let tuning = this.tuning
-    while (tuning !== undefined && this.epochConsumed >= this.size / 4) {
+    while (tuning !== undefined && this.epochConsumed >= this.size / EPOCHS_PER_WINDOW) {
       tuning = this.endEpoch(tuning) ? tuning : undefined
     }
     if (this.owed < Math.min(this.size / 2, MAX_GRANT_BATCH)) { return 0 }
@@ -133,8 +146,8 @@ export class ReceiveWindow {
     const floor = this.size - this.owed
     const size = INITIAL_WINDOW + tuning.budget.resize(this, wanted - INITIAL_WINDOW, Math.max(0, floor - INITIAL_WINDOW), now)
     const grew = size > this.size
-    // bytes past this epoch's quarter count towards the next, as if they had come frame by frame
-    this.epochConsumed = grew ? this.epochConsumed - this.size / 4 : 0
+    // bytes past this epoch's share count towards the next, as if they had come frame by frame
+    this.epochConsumed = grew ? this.epochConsumed - this.size / EPOCHS_PER_WINDOW : 0
     this.owed += size - this.size
     this.size = size
     this.epochStart = now

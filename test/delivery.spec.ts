@@ -133,11 +133,12 @@ describe('delivery of received data', () => {
     const { peer, first } = await openTwo()
     recordReader(first)
 
-    // 32768 bytes, half the initial window, in one write: one grant, which also doubles the window
+    // 32768 bytes, half the initial window, in one write: one grant, which also grows the window
+    // from 64 to 512 KiB (a doubling at 4, 12 and 28 KiB consumed: each sixteenth of the window)
     peer.send(concatBytes([dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(FULL, 9)), dataFrame(3, bytes(2, 9))]))
     await peer.settle()
 
-    expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 65536])
+    expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 448 * 1024])
   })
 
   it('property: however the wire is cut, the reader gets every byte, and no message spans two writes', async () => {

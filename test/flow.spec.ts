@@ -52,33 +52,34 @@ describe('ReceiveWindow', () => {
     expect(window.limit).to.equal(65536)
   })
 
-  it('doubles for each quarter of the window the reader drains in under a round trip, up to the maximum', () => {
+  it('doubles for each sixteenth of the window the reader drains in under a quarter of a round trip: 16-fold per round trip, up to the maximum', () => {
     const t = tuning(100)
-    const window = new ReceiveWindow(MiB, t)
-    // 64 KiB consumed: quarters of 16 KiB (64 → 128 KiB), then of 32 KiB (→ 256 KiB), 16 KiB left over
-    expect(roundTrip(window, t, 100)).to.equal(64 * KiB + 192 * KiB)
-    expect(window.limit).to.equal(256 * KiB)
-    expect(roundTrip(window, t, 100)).to.equal(256 * KiB + 768 * KiB)
+    const window = new ReceiveWindow(16 * MiB, t)
+    // 64 KiB consumed: epochs of 4 KiB (→ 128 KiB), 8 (→ 256), 16 (→ 512) and 32 (→ 1 MiB), 4 KiB left over
+    expect(roundTrip(window, t, 100)).to.equal(64 * KiB + 960 * KiB)
     expect(window.limit).to.equal(MiB)
-    expect(roundTrip(window, t, 100)).to.equal(MiB)
-    expect(window.limit).to.equal(MiB)
+    // 1 MiB a round trip later: 1/16, 2/16, 4/16 and 8/16 of it double it four times more
+    expect(roundTrip(window, t, 100)).to.equal(MiB + 15 * MiB)
+    expect(window.limit).to.equal(16 * MiB)
+    expect(roundTrip(window, t, 100)).to.equal(16 * MiB)
+    expect(window.limit).to.equal(16 * MiB)
   })
 
-  it('a message that spans several quarters grows the window as its frames would have, one by one', () => {
+  it('a message that spans several epochs grows the window as its frames would have, one by one', () => {
     const t = tuning(100)
-    const whole = new ReceiveWindow(MiB, t)
+    const whole = new ReceiveWindow(16 * MiB, t)
     whole.receive(65536)
     whole.consume(65536)
-    const framed = new ReceiveWindow(MiB, t)
-    for (let i = 0; i < 4; i++) {
-      framed.receive(16384)
-      framed.consume(16384)
+    const framed = new ReceiveWindow(16 * MiB, t)
+    for (let i = 0; i < 16; i++) {
+      framed.receive(4096)
+      framed.consume(4096)
     }
-    expect(whole.limit).to.equal(256 * KiB)
+    expect(whole.limit).to.equal(MiB)
     expect(framed.limit).to.equal(whole.limit)
   })
 
-  it('a reader that resumes after a pause does not grow: its first quarter took too long', () => {
+  it('a reader that resumes after a pause does not grow: its first epoch took too long', () => {
     const t = tuning(100)
     const window = new ReceiveWindow(MiB, t)
     window.receive(65536)
@@ -94,22 +95,36 @@ describe('ReceiveWindow', () => {
     expect(window.limit).to.equal(65536)
   })
 
-  it('ends an epoch at each quarter of the window, so one burst can double it twice', () => {
+  it('ends an epoch at each sixteenth of the window, so one burst can double it four times', () => {
     const t = tuning(100)
     const window = new ReceiveWindow(MiB, t)
-    window.receive(16384)
-    expect(window.consume(16384)).to.equal(16384 + 65536)
+    window.receive(4096)
+    expect(window.consume(4096)).to.equal(4096 + 65536)
     expect(window.limit).to.equal(128 * KiB)
-    window.receive(32768)
-    expect(window.consume(32768)).to.equal(32768 + 131072)
+    window.receive(8192)
+    expect(window.consume(8192)).to.equal(8192 + 131072)
     expect(window.limit).to.equal(256 * KiB)
+  })
+
+  it('does not grow when a sixteenth of the window took a quarter of a round trip: the reader takes less than the window allows', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(MiB, t)
+    window.receive(4096)
+    t.clock.ms += 25
+    expect(window.consume(4096)).to.equal(0)
+    expect(window.limit).to.equal(65536)
+    // just under: the next sixteenth grows it
+    window.receive(4096)
+    t.clock.ms += 24.9
+    expect(window.consume(4096)).to.equal(8192 + 65536)
+    expect(window.limit).to.equal(128 * KiB)
   })
 
   it('grows while the reader keeps up before any round trip is measured', () => {
     const t = tuning(undefined)
     const window = new ReceiveWindow(MiB, t)
     window.receive(65536)
-    expect(window.consume(65536)).to.equal(64 * KiB + 192 * KiB)
+    expect(window.consume(65536)).to.equal(MiB)
   })
 
   it('does not grow while consumed data is still waiting behind unconsumed data', () => {
@@ -168,11 +183,27 @@ describe('ReceiveWindow', () => {
     roundTrip(caughtUp, t, 100)
     const behind = new ReceiveWindow(MiB, t)
     roundTrip(behind, t, 100)
-    expect(t.budget.held).to.equal(2 * 192 * KiB)
+    expect(t.budget.held).to.equal(2 * 960 * KiB)
     behind.receive(65537)
     behind.peerFinished()
     caughtUp.peerFinished()
-    expect(t.budget.held).to.equal(192 * KiB)
+    expect(t.budget.held).to.equal(960 * KiB)
+  })
+
+  it('100 windows growing 16-fold per round trip together hold no more than the budget, each at most its maximum', () => {
+    const t = tuning(100, 32 * MiB)
+    const windows = Array.from({ length: 100 }, () => new ReceiveWindow(16 * MiB, t))
+    for (let round = 0; round < 4; round++) {
+      for (const window of windows) { roundTrip(window, t, 0) }
+      t.clock.ms += 100
+    }
+    const limits = windows.map(w => w.limit)
+    const extra = limits.reduce((sum, limit) => sum + limit - 64 * KiB, 0)
+    expect(extra).to.equal(t.budget.held)
+    expect(extra).to.be.at.most(32 * MiB)
+    expect(Math.max(...limits)).to.be.at.most(16 * MiB)
+    // every one of them grew: the fast growth of the first did not starve the last
+    expect(Math.min(...limits)).to.be.greaterThan(64 * KiB)
   })
 
   it('a window over its fair share withholds credit until it is back at its share', () => {
@@ -188,7 +219,7 @@ describe('ReceiveWindow', () => {
     // it had consumed its whole window: it grants back only its new, smaller window
     expect(fastGrant).to.equal(64 * KiB + MiB / 2)
     // its data came a round trip after its last grant, while the first stream's did
-    expect(roundTrip(late, t, 0)).to.equal(64 * KiB + 192 * KiB)
+    expect(roundTrip(late, t, 0)).to.equal(64 * KiB + MiB / 2)
     expect(t.budget.held).to.be.at.most(MiB)
   })
 })

@@ -220,7 +220,7 @@ describe('hostile: framing and connection rows of the fault checklist (docs/faul
       expect(whole.events).to.include('fin 7 after 70000')
       expect(bytewise.events).to.deep.equal(whole.events)
       // our answers: the echo of the Go client's heartbeat ping, and window for the 70000 bytes.
-      // Reads are delivered per decoded chunk, and a window grows at each quarter of it consumed,
+      // Reads are delivered per decoded chunk, and a window grows at each sixteenth of it consumed,
       // so the window comes back in grants of different sizes and number, on the same streams
       const grants = (frames: WireFrame[]): WireFrame[] => frames.filter(f => f.type === FrameType.WNDINC)
       const others = (frames: WireFrame[]): WireFrame[] => frames.filter(f => f.type !== FrameType.WNDINC)
