@@ -46,6 +46,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private decodeScheduled = false
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
   private readonly streamsWithPending: MuxadoStream[] = []
+  private finishScheduled = false
   /** what every stream may ask of this session; streams get it, applications never see it */
   private readonly streamSession: StreamSession
   /** the same for the session's own streams (heartbeats), whose frames go ahead of the others' */
@@ -155,12 +156,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   onData (data: Uint8Array | Uint8ArrayList): void {
     this.heartbeat?.heard()
     this.decoder.push(data)
-    // decoded in a microtask: a connection that hands over a batch piece by piece (headers and
-    // payloads as they were sent) gets one decoding pass for all of them, and one message per write
-    if (!this.decodeScheduled) {
-      this.decodeScheduled = true
-      queueMicrotask(this.decodeFrames)
-    }
+    if (!this.decodeScheduled) { this.decodeFrames() }
   }
 
   async close (options?: AbortOptions): Promise<void> {
@@ -239,7 +235,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
-      this.finishChunk()
+      this.finishChunkLater()
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
         this.decodeScheduled = true
         yieldToEventLoop(this.decodeFrames)
@@ -252,8 +248,20 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     }
   }
 
-  /** The chunk is decoded: streams holding full DATA frames of it hand them to their readers */
-  private finishChunk (): void {
+  /**
+   * Streams holding full DATA frames hand them over once this turn's chunks are decoded: a
+   * connection may hand a batch over piece by piece (headers and payloads as they were sent), and
+   * a write's frames should still reach the reader as one message
+   */
+  private finishChunkLater (): void {
+    if (this.finishScheduled || this.streamsWithPending.length === 0) { return }
+    this.finishScheduled = true
+    queueMicrotask(this.finishChunk)
+  }
+
+  /** Streams holding full DATA frames hand them to their readers */
+  private readonly finishChunk = (): void => {
+    this.finishScheduled = false
     for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
   }
 
