@@ -9,6 +9,12 @@ const MAX_BATCH_BYTES = 256 * 1024
 /** A batch closes once it reaches MAX_BATCH_BYTES, so it is at most that plus one frame */
 const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024
 
+/**
+ * Scratch buffers per session: a socket often still holds the last batch or two when the next
+ * is made; while it holds more, batches go to fresh memory
+ */
+const MAX_SCRATCH_BUFFERS = 4
+
 const SLAB_SIZE = 1024 * 1024
 // never zero-filled: every byte handed out is written first
 let slab = allocUnsafe(SLAB_SIZE)
@@ -45,9 +51,9 @@ export interface ConnectionWriterInit {
  * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
  * writes each piece separately (TCP, Noise) gets the batch copied into one buffer, which costs
  * less than a write per piece; others get the pieces as they are (`TransportProfile` says which).
- * The copy goes into one reused scratch buffer while the connection proves it is done with each
- * batch, else into fresh memory. Past 256 KiB the batch goes out at once, so the connection's
- * backpressure reaches the streams within the turn.
+ * The copy goes into one of a few reused scratch buffers, each free again once the connection
+ * proves it holds nothing, else into fresh memory. Past 256 KiB the batch goes out at once, so
+ * the connection's backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -58,10 +64,12 @@ export class ConnectionWriter {
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
-  /** where batches are copied while the connection is done with each one after `send()` */
-  private scratch?: Uint8Array
-  /** the batch being sent is in `scratch` */
-  private sentScratch = false
+  /** scratch buffers the connection has finished with */
+  private readonly idleScratch: Uint8Array[] = []
+  /** scratch buffers handed to the connection, which may still hold them */
+  private readonly heldScratch: Uint8Array[] = []
+  /** inside `send()`: what the connection reports then is about the batch it is taking */
+  private sending = false
 
   constructor (init: ConnectionWriterInit) {
     this.init = init
@@ -98,6 +106,7 @@ export class ConnectionWriter {
       return
     }
     const data = this.take()
+    this.sending = true
     try {
       if (!this.init.send(data)) {
         this.watchStall()
@@ -106,7 +115,8 @@ export class ConnectionWriter {
       // the connection's write end closed under us: the session is ending and nobody will read these
       this.init.log('dropping %d bytes - %e', data.byteLength, err)
     } finally {
-      this.releaseScratch()
+      this.sending = false
+      this.recycleScratchIfFinished()
     }
   }
 
@@ -168,20 +178,23 @@ export class ConnectionWriter {
     return out
   }
 
-  /** After `send()`: a connection that still holds the batch keeps its buffer; the next batch gets another */
-  private releaseScratch (): void {
-    if (!this.sentScratch) { return }
-    this.sentScratch = false
-    if (this.init.transport.finishedWithSent?.() !== true) { this.scratch = undefined }
+  /** A connection that holds nothing now has finished with every scratch buffer it was handed */
+  private recycleScratchIfFinished (): void {
+    if (this.heldScratch.length > 0 && !this.sending && this.init.transport.finishedWithSent?.() === true) {
+      this.idleScratch.push(...this.heldScratch.splice(0))
+    }
   }
 
   private copyTarget (length: number): Uint8Array {
-    // a batch made while the last one is still being sent (from inside send()) cannot share it
-    if (this.init.transport.finishedWithSent == null || length > SCRATCH_SIZE || this.sentScratch) {
+    if (this.init.transport.finishedWithSent == null || length > SCRATCH_SIZE) {
       return takeFreshMemory(length)
     }
-    this.scratch ??= allocUnsafe(SCRATCH_SIZE)
-    this.sentScratch = true
-    return this.scratch.subarray(0, length)
+    this.recycleScratchIfFinished()
+    const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
+    if (scratch === undefined) {
+      return takeFreshMemory(length)
+    }
+    this.heldScratch.push(scratch)
+    return scratch.subarray(0, length)
   }
 }
