@@ -5,6 +5,7 @@
  * from neighbours on a shared machine.
  */
 import os from 'node:os'
+import { GCProfiler } from 'node:v8'
 import { MUXERS } from './muxers.ts'
 import { pairedRatios, summarise } from './stats.ts'
 import type { Summary } from './stats.ts'
@@ -48,6 +49,13 @@ export interface ScenarioResult {
 
 export type Metrics = Record<string, number>
 
+/** What moving the bytes cost in memory traffic: fresh pages touched and collector time */
+export const MEMORY_TRAFFIC_METRICS: MetricDef[] = [
+  { key: 'faultsPerMiB', label: 'page faults per MiB', unit: 'faults/MiB', better: 'lower' },
+  { key: 'gcMsPerMiB', label: 'GC ms per MiB', unit: 'ms/MiB', better: 'lower' },
+  { key: 'majorGcsPer64MiB', label: 'major GCs per 64 MiB', unit: 'per 64 MiB', better: 'lower' }
+]
+
 export interface RotationOptions {
   id: string
   title: string
@@ -77,13 +85,34 @@ export function progress (msg: string): void {
   process.stderr.write(`${msg}\n`)
 }
 
-/** Wall and CPU time (user + sys of the whole process: both ends of the connection live here) */
-export function startClock (): () => { ms: number, cpuMs: number } {
+export interface Elapsed {
+  ms: number
+  /** user + sys of the whole process: both ends of the connection live here */
+  cpuMs: number
+  /** pages touched for the first time: on a PVM guest each costs 12–34 µs */
+  minorFaults: number
+  gcMs: number
+  majorGcs: number
+}
+
+/** Wall and CPU time, page faults, and every collection V8 ran meanwhile */
+export function startClock (): () => Elapsed {
   const t0 = process.hrtime.bigint()
   const c0 = process.cpuUsage()
+  const faults0 = process.resourceUsage().minorPageFault
+  const collections = new GCProfiler()
+  collections.start()
   return () => {
     const cpu = process.cpuUsage(c0)
-    return { ms: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (cpu.user + cpu.system) / 1000 }
+    const { statistics } = collections.stop()
+    return {
+      ms: Number(process.hrtime.bigint() - t0) / 1e6,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      minorFaults: process.resourceUsage().minorPageFault - faults0,
+      // cost is in µs
+      gcMs: statistics.reduce((sum, gc) => sum + gc.cost, 0) / 1e3,
+      majorGcs: statistics.filter(gc => gc.gcType === 'MarkSweepCompact').length
+    }
   }
 }
 

@@ -24,7 +24,7 @@ import type { MuxadoInit } from './config.ts'
 import type { Connection, MessageStream, StreamMuxerFactory } from '@libp2p/interface'
 
 export { PROTOCOL, MuxadoMuxer }
-export type { Role, MuxadoCreateStreamOptions, MuxadoMuxerInit } from './muxer.ts'
+export type { Role, MuxadoCreateStreamOptions } from './muxer.ts'
 export { MuxadoStream } from './stream.ts'
 export type { MuxadoInit, MuxadoConfig } from './config.ts'
 export { defaultConfig } from './config.ts'

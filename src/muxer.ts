@@ -11,6 +11,7 @@ import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 import { RttEstimator } from './rtt.ts'
 import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement } from './stream.ts'
+import { profileTransport } from './transport.ts'
 import { ConnectionWriter } from './writer.ts'
 import { yieldToEventLoop } from './yield.ts'
 import type { MuxadoConfig, MuxadoInit } from './config.ts'
@@ -23,14 +24,6 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export const PROTOCOL = '/muxado/1.0.0'
 
 export type Role = 'client' | 'server'
-
-export interface MuxadoMuxerInit extends MuxadoInit {
-  /**
-   * The connection writes a `Uint8ArrayList` with one system call (as `libp2p-muxado/net`'s
-   * socket connection does with `writev`): the session hands it frames uncopied
-   */
-  gatherWrites?: boolean
-}
 
 export interface MuxadoCreateStreamOptions extends CreateStreamOptions {
   /** an opaque u32 sent in the SYN (Go's `StreamType()`); below 0xFFFFFEFF, which extensions own */
@@ -53,6 +46,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private decodeScheduled = false
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
   private readonly streamsWithPending: MuxadoStream[] = []
+  private finishScheduled = false
   /** what every stream may ask of this session; streams get it, applications never see it */
   private readonly streamSession: StreamSession
   /** the same for the session's own streams (heartbeats), whose frames go ahead of the others' */
@@ -73,12 +67,11 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private readonly streamResets: Budget
   private readonly lateFrames: LateFrames
 
-  constructor (maConn: MessageStream, init: MuxadoMuxerInit = {}) {
-    const { gatherWrites, ...muxerOptions } = init
+  constructor (maConn: MessageStream, init: MuxadoInit = {}) {
     const config = resolveConfig(init)
     // libp2p attaches its 'stream' listener only after an async step of the upgrade, and one
     // batch from the peer can carry many SYNs: let every stream the peer may open wait for it
-    super(maConn, { ...muxerOptions, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
+    super(maConn, { ...init, maxEarlyStreams: init.maxEarlyStreams ?? config.maxInboundStreams, protocol: PROTOCOL, name: 'muxado' })
     this.config = config
     this.role = maConn.direction === 'outbound' ? 'client' : 'server'
     this.nextLocalId = this.role === 'client' ? FIRST_CLIENT_STREAM_ID : FIRST_SERVER_STREAM_ID
@@ -96,7 +89,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     this.lateFrames = new LateFrames(2 * (config.maxInboundStreams + config.maxOutboundStreams))
     this.writer = new ConnectionWriter({
       send: (data) => this.send(data),
-      gather: gatherWrites === true,
+      transport: profileTransport(maConn),
       onStall: () => { this.abort(new WriteTimeoutError(`The connection accepted no data for ${config.writeTimeout} ms`)) },
       writeTimeout: config.writeTimeout,
       log: this.log
@@ -242,7 +235,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     if (this.status === 'closed') { return }
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
-      this.finishChunk()
+      this.finishChunkLater()
       if (handled === this.config.maxFramesPerTurn && this.decoder.bufferedBytes > 0) {
         this.decodeScheduled = true
         yieldToEventLoop(this.decodeFrames)
@@ -255,8 +248,20 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     }
   }
 
-  /** The chunk is decoded: streams holding full DATA frames of it hand them to their readers */
-  private finishChunk (): void {
+  /**
+   * Streams holding full DATA frames hand them over once this turn's chunks are decoded: a
+   * connection may hand a batch over piece by piece (headers and payloads as they were sent), and
+   * a write's frames should still reach the reader as one message
+   */
+  private finishChunkLater (): void {
+    if (this.finishScheduled || this.streamsWithPending.length === 0) { return }
+    this.finishScheduled = true
+    queueMicrotask(this.finishChunk)
+  }
+
+  /** Streams holding full DATA frames hand them to their readers */
+  private readonly finishChunk = (): void => {
+    this.finishScheduled = false
     for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
   }
 

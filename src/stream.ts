@@ -77,6 +77,26 @@ export class MuxadoStream extends AbstractStream {
 
   // ---- application → wire
 
+  /**
+   * Fast path, kept because it is measured: through the base class's write buffer a 64 B round
+   * trip costs 8–28 % more CPU. With nothing queued and window to spare, the bytes are framed
+   * straight into the session's batch; anything else goes through the base class.
+   * test/upstream.spec.ts pins the base-class fields read here.
+   */
+  send (data: Uint8Array | Uint8ArrayList): boolean {
+    if (this.writeStatus !== 'writable' || this.writableNeedsDrain || this.sendingData ||
+      this.writeBuffer.byteLength > 0 || this.maxMessageSize != null ||
+      data.byteLength === 0 || data.byteLength > this.sendWindow) {
+      return super.send(data)
+    }
+    this.sendWindow -= data.byteLength
+    this.enqueueDataFrames(data, data.byteLength)
+    // everything went out: only the connection can make us wait
+    const canSendMore = this.session.isWritable()
+    this.writableNeedsDrain = !canSendMore
+    return canSendMore
+  }
+
   sendData (data: Uint8ArrayList): SendResult {
     const sentBytes = Math.min(this.sendWindow, data.byteLength)
     this.sendWindow -= sentBytes
@@ -112,8 +132,16 @@ export class MuxadoStream extends AbstractStream {
     // Nothing to send: buffered data is dispatched on resume, which grants window
   }
 
-  /** Split `bytes` bytes of the list into DATA frames of at most 16383 bytes, without copying */
-  private enqueueDataFrames (data: Uint8ArrayList, bytes: number): void {
+  /** Split the first `bytes` bytes into DATA frames of at most 16383 bytes, without copying */
+  private enqueueDataFrames (data: Uint8Array | Uint8ArrayList, bytes: number): void {
+    if (data instanceof Uint8Array) {
+      for (let offset = 0; offset < bytes; offset += MAX_PAYLOAD) {
+        const n = Math.min(MAX_PAYLOAD, bytes - offset)
+        this.session.enqueue(encodeDataHeader(this.streamId, n, false))
+        this.session.enqueue(n === data.byteLength ? data : data.subarray(offset, offset + n))
+      }
+      return
+    }
     // a frame may span buffers of the list
     let unframed = bytes
     let frameLeft = 0

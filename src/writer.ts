@@ -1,9 +1,19 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
+import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
 
 /** Frames queued in one event-loop turn are sent together, up to this many bytes */
 const MAX_BATCH_BYTES = 256 * 1024
+
+/** A batch closes once it reaches MAX_BATCH_BYTES, so it is at most that plus one frame */
+const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024
+
+/**
+ * Scratch buffers per session: a socket often still holds the last batch or two when the next
+ * is made; while it holds more, batches go to fresh memory
+ */
+const MAX_SCRATCH_BUFFERS = 4
 
 const SLAB_SIZE = 1024 * 1024
 // never zero-filled: every byte handed out is written first
@@ -11,7 +21,7 @@ let slab = allocUnsafe(SLAB_SIZE)
 let slabUsed = 0
 
 /** A region for one batch: cut from a shared slab that is never reused, only replaced */
-function takeSlab (length: number): Uint8Array {
+function takeFreshMemory (length: number): Uint8Array {
   if (length > SLAB_SIZE / 2) {
     return allocUnsafe(length)
   }
@@ -27,11 +37,8 @@ function takeSlab (length: number): Uint8Array {
 export interface ConnectionWriterInit {
   /** hand bytes to the connection; false when it wants no more for now */
   send(data: Uint8Array | Uint8ArrayList): boolean
-  /**
-   * The connection writes all buffers of a `Uint8ArrayList` with one system call (a socket's
-   * `writev`): hand it the batch's views instead of copying them into one buffer
-   */
-  gather: boolean
+  /** how batches go to this connection: as views, or copied, and when a copy's buffer is free again */
+  transport: TransportProfile
   /** the connection accepted nothing for `writeTimeout` ms: the peer stopped reading */
   onStall(): void
   writeTimeout: number
@@ -41,11 +48,12 @@ export interface ConnectionWriterInit {
 /**
  * The session's write path. Frames queued during one event-loop turn go to the connection in
  * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
- * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. libp2p's connections
- * write every buffer of a list separately (Noise keeps the pieces in its ciphertext, so the
- * socket below still writes each), so for them the batch is copied into one buffer, which costs
- * less than a write per piece; a connection that gathers (`gather`) gets the pieces as they are. Past 256 KiB the batch goes
- * out at once, so the connection's backpressure reaches the streams within the turn.
+ * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
+ * writes each piece separately (TCP, Noise) gets the batch copied into one buffer, which costs
+ * less than a write per piece; others get the pieces as they are (`TransportProfile` says which).
+ * The copy goes into one of a few reused scratch buffers, each free again once the connection
+ * proves it holds nothing, else into fresh memory. Past 256 KiB the batch goes out at once, so
+ * the connection's backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -56,6 +64,12 @@ export class ConnectionWriter {
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
+  /** scratch buffers the connection has finished with */
+  private readonly idleScratch: Uint8Array[] = []
+  /** scratch buffers handed to the connection, which may still hold them */
+  private readonly heldScratch: Uint8Array[] = []
+  /** inside `send()`: what the connection reports then is about the batch it is taking */
+  private sending = false
 
   constructor (init: ConnectionWriterInit) {
     this.init = init
@@ -92,6 +106,7 @@ export class ConnectionWriter {
       return
     }
     const data = this.take()
+    this.sending = true
     try {
       if (!this.init.send(data)) {
         this.watchStall()
@@ -99,6 +114,9 @@ export class ConnectionWriter {
     } catch (err: any) {
       // the connection's write end closed under us: the session is ending and nobody will read these
       this.init.log('dropping %d bytes - %e', data.byteLength, err)
+    } finally {
+      this.sending = false
+      this.recycleScratchIfFinished()
     }
   }
 
@@ -148,15 +166,35 @@ export class ConnectionWriter {
     if (views.length === 1) {
       return views[0]
     }
-    if (this.init.gather) {
+    if (this.init.transport.sendsViews) {
       return new Uint8ArrayList(...views)
     }
-    const out = takeSlab(length)
+    const out = this.copyTarget(length)
     let offset = 0
     for (const view of views) {
       out.set(view, offset)
       offset += view.byteLength
     }
     return out
+  }
+
+  /** A connection that holds nothing now has finished with every scratch buffer it was handed */
+  private recycleScratchIfFinished (): void {
+    if (this.heldScratch.length > 0 && !this.sending && this.init.transport.finishedWithSent?.() === true) {
+      this.idleScratch.push(...this.heldScratch.splice(0))
+    }
+  }
+
+  private copyTarget (length: number): Uint8Array {
+    if (this.init.transport.finishedWithSent == null || length > SCRATCH_SIZE) {
+      return takeFreshMemory(length)
+    }
+    this.recycleScratchIfFinished()
+    const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
+    if (scratch === undefined) {
+      return takeFreshMemory(length)
+    }
+    this.heldScratch.push(scratch)
+    return scratch.subarray(0, length)
   }
 }

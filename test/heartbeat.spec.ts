@@ -106,7 +106,7 @@ describe('heartbeat', () => {
 
   it('heartbeat frames go out ahead of the DATA queued in the same turn', async () => {
     const sent: Array<Uint8Array | Uint8ArrayList> = []
-    const writer = new ConnectionWriter({ send: (data) => { sent.push(data); return true }, gather: true, onStall: () => {}, writeTimeout: 1000, log: logger('test') })
+    const writer = new ConnectionWriter({ send: (data) => { sent.push(data); return true }, transport: { sendsViews: true }, onStall: () => {}, writeTimeout: 1000, log: logger('test') })
     const ping = encodeDataHeader(3, 4, false)
     writer.enqueue(encodeDataHeader(5, 3, false))
     writer.enqueue(Uint8Array.of(1, 2, 3))

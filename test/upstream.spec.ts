@@ -1,6 +1,6 @@
 import { AbstractStream } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
-import { ErrorCode, StreamResetByPeerError } from '../src/index.ts'
+import { ErrorCode, FrameType, StreamResetByPeerError } from '../src/index.ts'
 import { encodeRst, encodeSyn } from '../src/protocol/index.ts'
 import { concatBytes, dataFrame } from './helpers/bytes.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
@@ -95,6 +95,23 @@ describe('upstream behaviour the workarounds rely on', () => {
     expect(baseError, 'the base now takes the error: call it instead of the copy').to.not.be.instanceOf(StreamResetByPeerError)
     expect(copyError).to.be.instanceOf(StreamResetByPeerError)
     expect(state(byCopy), 'the base now sets other states: update the copy').to.deep.equal(state(byBase))
+    peer.muxer.abort(new Error('test over'))
+  })
+
+  it('AbstractStream.send() frames what the send() fast path frames, and the fields the fast path reads still mean what they did (fast path: MuxadoStream.send)', async () => {
+    const peer = new RawPeer('client')
+    const [byBase, byFastPath] = await Promise.all([peer.muxer.createStream(), peer.muxer.createStream()])
+    const fields = (stream: MuxadoStream): unknown => [stream.writeStatus, stream.writableNeedsDrain, (stream as any).sendingData, (stream as any).writeBuffer.byteLength, stream.maxMessageSize]
+    const idle = ['writable', false, false, 0, undefined]
+    expect(fields(byBase), 'the base class fields the fast path reads changed: update it').to.deep.equal(idle)
+
+    const data = new Uint8Array(40_000).fill(7)
+    const baseSend = AbstractStream.prototype.send as (this: AbstractStream, data: Uint8Array) => boolean
+    expect(baseSend.call(byBase, data)).to.equal(byFastPath.send(data))
+    expect(fields(byBase), 'the base now leaves a send in progress: the fast path may not bypass it').to.deep.equal(idle)
+    await peer.settle()
+    const payloads = (stream: MuxadoStream): unknown => peer.framesOf(FrameType.DATA, stream.streamId).map(f => f.payload?.byteLength)
+    expect(payloads(byFastPath)).to.deep.equal([16383, 16383, 7234]).and.deep.equal(payloads(byBase))
     peer.muxer.abort(new Error('test over'))
   })
 })

@@ -3,11 +3,11 @@
  * strict writer; the clock stops when the receiver has counted them all. Baselines in the same
  * rotation: bare `node:net` sockets (TCP only) and the connection with no muxer.
  */
-import { runRotated, startClock } from '../harness.ts'
+import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
-import type { MetricDef, Metrics, ScenarioResult } from '../harness.ts'
+import type { Elapsed, MetricDef, Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName } from '../muxers.ts'
 import type { LoopbackServer, TransportName } from '../pairs.ts'
 import type { Stream } from '@libp2p/interface'
@@ -25,11 +25,21 @@ export interface BulkOptions {
 /** The metrics of every bulk scenario */
 export const THROUGHPUT_METRICS: MetricDef[] = [
   { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
-  { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
+  { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' },
+  ...MEMORY_TRAFFIC_METRICS
 ]
 
-export function rates (total: number, t: { ms: number, cpuMs: number }): Metrics {
-  return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
+/** Throughput, and the memory traffic behind it, of moving `total` bytes in `t` */
+export function rates (total: number, t: Elapsed): Metrics {
+  const mib = total / MiB
+  return {
+    mbps: total / 1e3 / t.ms,
+    mbcpu: total / 1e3 / t.cpuMs,
+    ms: t.ms,
+    faultsPerMiB: t.minorFaults / mib,
+    gcMsPerMiB: t.gcMs / mib,
+    majorGcsPer64MiB: t.majorGcs / (mib / 64)
+  }
 }
 
 /** The bare-socket baseline: the same writes on two `node:net` sockets, no libp2p */

@@ -7,7 +7,7 @@ import { runRotated, startClock } from '../harness.ts'
 import { readBytes, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
-import { CHUNK } from './bulk.ts'
+import { CHUNK, THROUGHPUT_METRICS, rates } from './bulk.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName, MuxerPair } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
@@ -56,8 +56,7 @@ async function runOnce (opts: StreamsOptions, name: MuxerName, issues: string[])
   const t = stop()
   if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after a many-streams run`) }
   await closeConnPair(conns)
-  const total = opts.count * opts.size
-  return { mbps: total / 1e3 / t.ms, mbcpu: total / 1e3 / t.cpuMs, ms: t.ms }
+  return rates(opts.count * opts.size, t)
 }
 
 export async function streams (opts: StreamsOptions): Promise<ScenarioResult> {
@@ -73,7 +72,7 @@ export async function streams (opts: StreamsOptions): Promise<ScenarioResult> {
     reps: opts.reps,
     metrics: [
       { key: 'mbps', label: 'total MB/s', unit: 'MB/s', better: 'higher' },
-      { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
+      ...THROUGHPUT_METRICS.slice(1)
     ],
     headline: ['mbps'],
     run: async (variant, issues) => runOnce(opts, variant as MuxerName, issues)

@@ -134,7 +134,7 @@ export class Session extends EventEmitter<SessionEvents> implements AsyncIterabl
     resolveConfig(init)
 
     this.connection = new SocketConnection({ socket, direction: role === 'client' ? 'outbound' : 'inbound' })
-    this.sessionMuxer = new SessionMuxer(this.connection, { ...init, gatherWrites: this.connection.gathersWrites })
+    this.sessionMuxer = new SessionMuxer(this.connection, init)
     this.muxer = this.sessionMuxer
     this.sessionMuxer.onAbort = () => { this.forceCloseLater() }
     this.closedPromise = new Promise(resolve => {

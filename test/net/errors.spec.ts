@@ -4,10 +4,11 @@
 
 import { once } from 'node:events'
 import net from 'node:net'
-import { PassThrough, Duplex } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { expect } from 'aegir/chai'
 import { HeartbeatTimeoutError, createSession, dial } from '../../src/net/index.ts'
+import { duplexPair } from '../helpers/duplex-pair.ts'
 import { sleep, within } from '../helpers/time.ts'
 import { cleanup, dialTracked, echoRoundTrip, echoStreams, listenTracked, readAll, sessionClosed, testCertificate, trackSession } from './helpers.ts'
 
@@ -19,26 +20,6 @@ async function closedPort (): Promise<number> {
   const address = server.address() as net.AddressInfo
   await new Promise(resolve => server.close(resolve))
   return address.port
-}
-
-/** Two connected in-memory Duplexes, for sessions over something that is not a socket */
-function duplexPair (): [Duplex, Duplex] {
-  const aToB = new PassThrough()
-  const bToA = new PassThrough()
-  const make = (readFrom: PassThrough, writeTo: PassThrough): Duplex => {
-    const side: Duplex = new Duplex({
-      read () { readFrom.resume() },
-      write (chunk, _encoding, callback) {
-        if (writeTo.write(chunk)) { callback() } else { writeTo.once('drain', () => { callback() }) }
-      },
-      final (callback) { writeTo.end(); callback() },
-      destroy (err, callback) { writeTo.end(); callback(err) }
-    })
-    readFrom.on('data', (chunk) => { if (!side.push(chunk)) { readFrom.pause() } })
-    readFrom.on('end', () => { side.push(null) })
-    return side
-  }
-  return [make(bToA, aToB), make(aToB, bToA)]
 }
 
 describe('libp2p-muxado/net errors', () => {
