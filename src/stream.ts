@@ -54,7 +54,7 @@ export class MuxadoStream extends AbstractStream {
   private unseenByPeer = false
   private resumeScheduled = false
   /** full DATA frames of a write whose last frame has not been decoded yet */
-  private pending: Array<Uint8Array | Uint8ArrayList> = []
+  private readonly pending: Array<Uint8Array | Uint8ArrayList> = []
 
   constructor (init: MuxadoStreamInit) {
     super(init)
@@ -201,8 +201,9 @@ export class MuxadoStream extends AbstractStream {
   [deliverPending] (): void {
     const pieces = this.pending
     if (pieces.length === 0) { return }
-    this.pending = []
     const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
+    // emptied in place: a new array per message would be garbage on every DATA frame
+    pieces.length = 0
     if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
       // the payload itself: through the base class's read buffer a Uint8Array would arrive
       // wrapped in a new Uint8ArrayList

@@ -116,7 +116,6 @@ export class ConnectionWriter {
       this.init.log('dropping %d bytes - %e', data.byteLength, err)
     } finally {
       this.sending = false
-      this.recycleScratchIfFinished()
     }
   }
 
@@ -178,18 +177,15 @@ export class ConnectionWriter {
     return out
   }
 
-  /** A connection that holds nothing now has finished with every scratch buffer it was handed */
-  private recycleScratchIfFinished (): void {
-    if (this.heldScratch.length > 0 && !this.sending && this.init.transport.finishedWithSent?.() === true) {
-      this.idleScratch.push(...this.heldScratch.splice(0))
-    }
-  }
-
   private copyTarget (length: number): Uint8Array {
-    if (this.init.transport.finishedWithSent == null || length > SCRATCH_SIZE) {
+    const finishedWithSent = this.init.transport.finishedWithSent
+    if (finishedWithSent == null || length > SCRATCH_SIZE) {
       return takeFreshMemory(length)
     }
-    this.recycleScratchIfFinished()
+    // a connection that holds nothing now has finished with every scratch buffer it was handed
+    if (this.heldScratch.length > 0 && !this.sending && finishedWithSent()) {
+      this.idleScratch.push(...this.heldScratch.splice(0))
+    }
     const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
     if (scratch === undefined) {
       return takeFreshMemory(length)
