@@ -10,7 +10,7 @@ import { FrameDecoder } from './protocol/decode.ts'
 import { encodeGoaway, encodeRst } from './protocol/encode.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 import { RttEstimator } from './rtt.ts'
-import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement } from './stream.ts'
+import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement, resumeAfterDrain } from './stream.ts'
 import { profileTransport } from './transport.ts'
 import { ConnectionWriter } from './writer.ts'
 import { yieldToEventLoop } from './yield.ts'
@@ -41,6 +41,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private readonly frameHandler: FrameHandler
   private readonly streamsById = new Map<number, MuxadoStream>()
   private readonly writer: ConnectionWriter
+  /** streams the connection refused data, in the order they started waiting for its 'drain' */
+  private readonly waitingForDrain = new Set<MuxadoStream>()
   /** the session's own streams (heartbeats): never FINed or RST, ended locally with the session */
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
@@ -94,14 +96,19 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
       writeTimeout: config.writeTimeout,
       log: this.log
     })
-    maConn.addEventListener('drain', () => { this.writer.onDrain() })
+    maConn.addEventListener('drain', () => {
+      this.writer.onDrain()
+      this.resumeWaitingStreams()
+    })
     this.streamSession = {
       enqueue: (bytes) => { this.writer.enqueue(bytes) },
       isWritable: () => !this.maConn.writableNeedsDrain,
+      waitForDrain: (stream) => { this.waitingForDrain.add(stream) },
       isOpen: () => this.status === 'open',
       chargeStreamReset: () => this.chargeStreamReset()
     }
-    this.urgentStreamSession = { ...this.streamSession, enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) } }
+    // a heartbeat is a few bytes that must not wait behind the streams' data
+    this.urgentStreamSession = { ...this.streamSession, enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) }, isWritable: () => true }
     this.windowTuning = { rtt: this.rttEstimator, budget: new ReceiveBudget(config.sessionReceiveBudget), now: () => performance.now() }
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)
@@ -216,6 +223,19 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private stopTimers (): void {
     this.heartbeat?.stop()
     this.writer.stop()
+  }
+
+  /**
+   * The connection drained: streams that were refused take turns, each sending until the
+   * connection refuses again (it then waits at the back), so none waits behind a busy one
+   */
+  private resumeWaitingStreams (): void {
+    let turns = this.waitingForDrain.size
+    for (const stream of this.waitingForDrain) {
+      if (turns-- === 0 || this.maConn.writableNeedsDrain) { return }
+      this.waitingForDrain.delete(stream)
+      stream[resumeAfterDrain]()
+    }
   }
 
   // ---- wire → streams
@@ -389,6 +409,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     this.track(stream, direction, hidden, 1)
     stream.addEventListener('close', () => {
       this.streamsById.delete(streamId)
+      this.waitingForDrain.delete(stream)
       this.lateFrames.streamClosed(streamId, { ungrantedBytes: stream.ungrantedBytes, peerFinished: stream.remoteWriteStatus === 'closed' })
       this.track(stream, direction, hidden, -1)
     }, { once: true })

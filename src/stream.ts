@@ -6,6 +6,7 @@ import { DataAfterFinError, FlowControlError, StreamResetByPeerError, streamRese
 import { ReceiveWindow } from './flow.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
+import { MAX_BATCH_BYTES } from './writer.ts'
 import type { WindowTuning } from './flow.ts'
 import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
@@ -16,6 +17,11 @@ export interface StreamSession {
   enqueue(bytes: Uint8Array): void
   /** false while the connection refuses more data */
   isWritable(): boolean
+  /**
+   * The connection refused more data: resume this stream (`resumeAfterDrain`) once it drains,
+   * after the streams that started waiting before it. Waiting twice keeps the first place.
+   */
+  waitForDrain(stream: MuxadoStream): void
   /** false once the session is going down and per-stream frames are pointless */
   isOpen(): boolean
   /** spend the churn budget for a reset the peer caused; false when that ended the session */
@@ -29,6 +35,13 @@ export const deliverPending = Symbol('muxado.deliverPending')
 export const receiveWindowIncrement = Symbol('muxado.receiveWindowIncrement')
 export const receiveReset = Symbol('muxado.receiveReset')
 export const abortUnseen = Symbol('muxado.abortUnseen')
+export const resumeAfterDrain = Symbol('muxado.resumeAfterDrain')
+
+/**
+ * The most a stream frames in one go: past it, the base class's send loop asks again, so a stream
+ * holding megabytes of window stops as soon as the connection refuses more (one writer batch)
+ */
+const MAX_FRAMED_AT_ONCE = MAX_BATCH_BYTES
 
 interface MuxadoStreamInit extends AbstractStreamInit {
   streamId: number
@@ -85,26 +98,38 @@ export class MuxadoStream extends AbstractStream {
    */
   send (data: Uint8Array | Uint8ArrayList): boolean {
     if (this.writeStatus !== 'writable' || this.writableNeedsDrain || this.sendingData ||
-      this.writeBuffer.byteLength > 0 || this.maxMessageSize != null ||
-      data.byteLength === 0 || data.byteLength > this.sendWindow) {
+      this.writeBuffer.byteLength > 0 || this.maxMessageSize != null || data.byteLength === 0 ||
+      data.byteLength > Math.min(this.sendWindow, MAX_FRAMED_AT_ONCE) || !this.session.isWritable()) {
       return super.send(data)
     }
     this.sendWindow -= data.byteLength
     this.enqueueDataFrames(data, data.byteLength)
     // everything went out: only the connection can make us wait
-    const canSendMore = this.session.isWritable()
-    this.writableNeedsDrain = !canSendMore
-    return canSendMore
+    if (this.session.isWritable()) { return true }
+    this.waitForConnection()
+    return false
   }
 
   sendData (data: Uint8ArrayList): SendResult {
-    const sentBytes = Math.min(this.sendWindow, data.byteLength)
+    if (!this.session.isWritable()) {
+      this.waitForConnection()
+      return { sentBytes: 0, canSendMore: false }
+    }
+    const sentBytes = Math.min(this.sendWindow, data.byteLength, MAX_FRAMED_AT_ONCE)
     this.sendWindow -= sentBytes
     this.enqueueDataFrames(data, sentBytes)
-    return {
-      sentBytes,
-      canSendMore: (this.sendWindow > 0 || sentBytes === data.byteLength) && this.session.isWritable()
+    const windowLeft = this.sendWindow > 0 || sentBytes === data.byteLength
+    if (!this.session.isWritable()) {
+      this.waitForConnection()
+      return { sentBytes, canSendMore: false }
     }
+    return { sentBytes, canSendMore: windowLeft }
+  }
+
+  /** The connection refused more data: hold what the application writes until it drains */
+  private waitForConnection (): void {
+    this.writableNeedsDrain = true
+    this.session.waitForDrain(this)
   }
 
   sendReset (err: Error): void {
@@ -245,6 +270,8 @@ export class MuxadoStream extends AbstractStream {
         this.resumeScheduled = false
         if (this.session.isWritable()) {
           this.resumeSending()
+        } else if (this.writableNeedsDrain) {
+          this.session.waitForDrain(this)
         }
       })
     }
@@ -261,6 +288,11 @@ export class MuxadoStream extends AbstractStream {
     } else {
       this.onRemoteResetWith(new StreamResetByPeerError(errorCode))
     }
+  }
+
+  /** The connection drained and it is this stream's turn */
+  [resumeAfterDrain] (): void {
+    this.resumeSending()
   }
 
   /** Send what the window now allows; 'drain' only once the write buffer is empty (see onMuxerDrain) */
@@ -316,10 +348,16 @@ export class MuxadoStream extends AbstractStream {
 
   /**
    * The base class fires 'drain' on every stream whenever the connection drains, data still
-   * waiting for window or not; writers woken that way grow the buffer without bound.
+   * waiting for window or not; writers woken that way grow the buffer without bound. And it wakes
+   * them all at once, in the same order every time, so the first streams would hand the
+   * connection everything they hold. The muxer resumes the streams waiting for the connection
+   * itself, in turn, while it accepts data (`waitForDrain`).
    */
-  onMuxerDrain (): void {
-    this.resumeSending()
+  onMuxerDrain (): void {}
+
+  /** The base class marks every stream when the connection refuses data; each waits its turn */
+  onMuxerNeedsDrain (): void {
+    this.waitForConnection()
   }
 
   /**

@@ -4,7 +4,7 @@ import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
 
 /** Frames queued in one event-loop turn are sent together, up to this many bytes */
-const MAX_BATCH_BYTES = 256 * 1024
+export const MAX_BATCH_BYTES = 256 * 1024
 
 /** A batch closes once it reaches MAX_BATCH_BYTES, so it is at most that plus one frame */
 const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024

@@ -1,0 +1,91 @@
+import { expect } from 'aegir/chai'
+import { FrameType } from '../src/index.ts'
+import { encodeWndinc } from '../src/protocol/index.ts'
+import { RawPeer } from './helpers/raw-peer.ts'
+import { until } from './helpers/time.ts'
+import type { MuxadoStream } from '../src/index.ts'
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** Open `count` streams and grant each `window` bytes on top of the initial 64 KiB, so only the connection holds them back */
+async function streamsWithWindow (peer: RawPeer, count: number, window: number): Promise<MuxadoStream[]> {
+  const streams: MuxadoStream[] = []
+  for (let i = 0; i < count; i++) {
+    const stream = await peer.muxer.createStream()
+    peer.send(encodeWndinc(stream.streamId, window))
+    streams.push(stream)
+  }
+  await peer.settle()
+  return streams
+}
+
+/** The most bytes the muxer's connection held queued because it had said "no more" */
+function trackParkedBytes (peer: RawPeer): () => number {
+  const connection = peer.muxerConnection
+  const send = connection.send.bind(connection)
+  let peak = 0
+  connection.send = (data) => {
+    const result = send(data)
+    peak = Math.max(peak, connection.writeBufferLength)
+    return result
+  }
+  return () => peak
+}
+
+function dataBytesHanded (peer: RawPeer, streamId: number): number {
+  return peer.handedFrames
+    .filter(f => f.type === FrameType.DATA && f.streamId === streamId)
+    .reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)
+}
+
+/** DATA payload bytes handed to the connection per stream; `onSend` sees the tally as each `send()` returns */
+function tallyHandedData (peer: RawPeer, onSend: (bytes: Map<number, number>) => void): Map<number, number> {
+  const bytes = new Map<number, number>()
+  const connection = peer.muxerConnection
+  const send = connection.send.bind(connection)
+  let counted = 0
+  connection.send = (data) => {
+    const result = send(data)
+    for (const frame of peer.handedFrames.slice(counted)) {
+      if (frame.type === FrameType.DATA) { bytes.set(frame.streamId, (bytes.get(frame.streamId) ?? 0) + (frame.payload?.byteLength ?? 0)) }
+    }
+    counted = peer.handedFrames.length
+    onSend(bytes)
+    return result
+  }
+  return bytes
+}
+
+describe('connection backpressure', () => {
+  it('streams stop framing data while the connection is backed up: it never holds more than a batch it refused', async () => {
+    const peer = new RawPeer('client')
+    const parked = trackParkedBytes(peer)
+    const streams = await streamsWithWindow(peer, 8, 2 * MiB)
+    peer.stopReading()
+    await peer.settle()
+    // each stream hands its whole 1 MiB over at once, ignoring backpressure
+    for (const stream of streams) { stream.send(new Uint8Array(MiB)) }
+    await peer.settle()
+    expect(streams.every(s => s.writableNeedsDrain), 'every stream waits for the connection').to.equal(true)
+    peer.resumeReading()
+    await until(() => streams.every(s => dataBytesHanded(peer, s.streamId) === MiB), 'all 8 MiB handed to the connection')
+    // a batch closes past 256 KiB, so the writer can be part-way into one when the connection says no
+    expect(parked()).to.be.at.most(512 * KiB)
+    expect(peer.sessionError).to.equal(undefined)
+  })
+
+  it('streams waiting for the connection take turns: none finishes while the others have sent little', async () => {
+    const peer = new RawPeer('client')
+    const streams = await streamsWithWindow(peer, 4, 8 * MiB)
+    let whenFirstFinished: number[] | undefined
+    const handed = tallyHandedData(peer, (bytes) => {
+      if (whenFirstFinished == null && [...bytes.values()].includes(4 * MiB)) { whenFirstFinished = streams.map(s => bytes.get(s.streamId) ?? 0) }
+    })
+    for (const stream of streams) { stream.send(new Uint8Array(4 * MiB)) }
+    await until(() => streams.every(s => handed.get(s.streamId) === 4 * MiB), 'every stream handed its 4 MiB to the connection')
+    // a turn lasts until the connection is full (five 256 KiB batches in this in-memory pair)
+    const atFirstFinish = whenFirstFinished ?? []
+    expect(Math.min(...atFirstFinish), `bytes each stream had handed when the first finished: ${atFirstFinish.join(', ')}`).to.be.at.least(2 * MiB)
+  })
+})
