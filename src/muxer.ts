@@ -7,7 +7,7 @@ import { Heartbeat, answerHeartbeats } from './heartbeat.ts'
 import { LateFrames } from './late-frames.ts'
 import { ErrorCode, FIRST_CLIENT_STREAM_ID, FIRST_SERVER_STREAM_ID, Flag, HEARTBEAT_STREAM_TYPE, MAX_UINT31, MIN_EXTENSION_TYPE, errorCodeName } from './protocol/constants.ts'
 import { FrameDecoder } from './protocol/decode.ts'
-import { encodeGoaway, encodeRst } from './protocol/encode.ts'
+import { encodeDataHeader, encodeGoaway, encodeRst, splitIntoFrames } from './protocol/encode.ts'
 import { ReceiveBudget } from './receive-budget.ts'
 import { RttEstimator } from './rtt.ts'
 import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement, resumeAfterDrain } from './stream.ts'
@@ -102,13 +102,21 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     })
     this.streamSession = {
       enqueue: (bytes) => { this.writer.enqueue(bytes) },
+      enqueueData: (streamId, data, bytes) => { this.writer.enqueueData(streamId, data, bytes) },
       isWritable: () => !this.maConn.writableNeedsDrain,
       waitForDrain: (stream) => { this.waitingForDrain.add(stream) },
       isOpen: () => this.status === 'open',
       chargeStreamReset: () => this.chargeStreamReset()
     }
     // a heartbeat is a few bytes that must not wait behind the streams' data
-    this.urgentStreamSession = { ...this.streamSession, enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) }, isWritable: () => true }
+    this.urgentStreamSession = {
+      ...this.streamSession,
+      enqueue: (bytes) => { this.writer.enqueueUrgent(bytes) },
+      enqueueData: (streamId, data, bytes) => {
+        splitIntoFrames(data, bytes, (length) => { this.writer.enqueueUrgent(encodeDataHeader(streamId, length, false)) }, (view) => { this.writer.enqueueUrgent(view) })
+      },
+      isWritable: () => true
+    }
     this.windowTuning = { rtt: this.rttEstimator, budget: new ReceiveBudget(config.sessionReceiveBudget), now: () => performance.now() }
     if (config.enableHeartbeat) {
       const stream = this.addStream(this.allocateStreamId(), HEARTBEAT_STREAM_TYPE, 'outbound', {}, true)

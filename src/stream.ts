@@ -15,6 +15,8 @@ import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
 export interface StreamSession {
   /** queue bytes for the connection; frames queued in one event-loop turn go out together */
   enqueue(bytes: Uint8Array): void
+  /** queue the first `bytes` bytes of `data` as this stream's DATA frames */
+  enqueueData(streamId: number, data: Uint8Array | Uint8ArrayList, bytes: number): void
   /** false while the connection refuses more data */
   isWritable(): boolean
   /**
@@ -103,7 +105,7 @@ export class MuxadoStream extends AbstractStream {
       return super.send(data)
     }
     this.sendWindow -= data.byteLength
-    this.enqueueDataFrames(data, data.byteLength)
+    this.session.enqueueData(this.streamId, data, data.byteLength)
     // everything went out: only the connection can make us wait
     if (this.session.isWritable()) { return true }
     this.waitForConnection()
@@ -117,7 +119,7 @@ export class MuxadoStream extends AbstractStream {
     }
     const sentBytes = Math.min(this.sendWindow, data.byteLength, MAX_FRAMED_AT_ONCE)
     this.sendWindow -= sentBytes
-    this.enqueueDataFrames(data, sentBytes)
+    this.session.enqueueData(this.streamId, data, sentBytes)
     const windowLeft = this.sendWindow > 0 || sentBytes === data.byteLength
     if (!this.session.isWritable()) {
       this.waitForConnection()
@@ -155,36 +157,6 @@ export class MuxadoStream extends AbstractStream {
 
   sendResume (): void {
     // Nothing to send: buffered data is dispatched on resume, which grants window
-  }
-
-  /** Split the first `bytes` bytes into DATA frames of at most 16383 bytes, without copying */
-  private enqueueDataFrames (data: Uint8Array | Uint8ArrayList, bytes: number): void {
-    if (data instanceof Uint8Array) {
-      for (let offset = 0; offset < bytes; offset += MAX_PAYLOAD) {
-        const n = Math.min(MAX_PAYLOAD, bytes - offset)
-        this.session.enqueue(encodeDataHeader(this.streamId, n, false))
-        this.session.enqueue(n === data.byteLength ? data : data.subarray(offset, offset + n))
-      }
-      return
-    }
-    // a frame may span buffers of the list
-    let unframed = bytes
-    let frameLeft = 0
-    for (const buf of data) {
-      let offset = 0
-      while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
-        if (frameLeft === 0) {
-          frameLeft = Math.min(MAX_PAYLOAD, unframed)
-          unframed -= frameLeft
-          this.session.enqueue(encodeDataHeader(this.streamId, frameLeft, false))
-        }
-        const n = Math.min(frameLeft, buf.byteLength - offset)
-        this.session.enqueue(buf.subarray(offset, offset + n))
-        offset += n
-        frameLeft -= n
-      }
-      if (frameLeft === 0 && unframed === 0) { return }
-    }
   }
 
   // ---- wire → application

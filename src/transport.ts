@@ -6,8 +6,8 @@ import type { MessageStream } from '@libp2p/interface'
  *
  * | connection | a batch goes | why |
  * |---|---|---|
- * | `@libp2p/tcp` (a kernel `socket`: `writableLength`, `setNoDelay`) | copied into one reused buffer | it writes each piece of a list separately; once neither it nor its socket holds anything after `send()`, the kernel has copied the bytes and the buffer is free |
- * | Noise (`@chainsafe/libp2p-noise`: a `handshake` that can `encrypt`) | copied into one reused buffer | it encrypts each piece of a list into its own message and socket write; it encrypts within `send()` unless it had to queue the plaintext |
+ * | `@libp2p/tcp` (a kernel `socket`: `writableLength`, `setNoDelay`) | written into one reused buffer | it writes each piece of a list separately; once neither it nor its socket holds anything after `send()`, the kernel has copied the bytes and the buffer is free |
+ * | Noise (`@chainsafe/libp2p-noise`: a `handshake` that can `encrypt`) | written into one reused buffer | it encrypts each piece of a list into its own message and socket write; it encrypts within `send()` unless it had to queue the plaintext |
  * | a `SocketConnection` (`libp2p-muxado/net`) over a socket with `writev` | the pieces as a list | one system call writes them all, uncopied |
  * | a `SocketConnection` over a `Duplex` without `writev` | copied into fresh memory | it would write each piece separately, and a JS stream may hand the very buffer to its reader |
  * | WebSockets (a `websocket` that can `send`) | copied into fresh memory | each piece would be a message of its own, and `ws` may keep a buffer queued |
@@ -22,8 +22,8 @@ export interface TransportProfile {
   /** hand the batch's pieces as a list, uncopied */
   sendsViews: boolean
   /**
-   * Present when a copied batch may reuse one buffer: called right after `send()`, true when
-   * the connection has finished with the bytes it was handed
+   * Present when batches may be written into reused buffers: called outside `send()` before a
+   * batch is started, true when the connection has finished with every byte it was handed
    */
   finishedWithSent?(): boolean
 }

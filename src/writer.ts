@@ -1,5 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
+import { FrameType, HEADER_LENGTH } from './protocol/constants.ts'
+import { encodeDataHeader, splitIntoFrames, writeHeader } from './protocol/encode.ts'
 import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
 
@@ -49,18 +51,26 @@ export interface ConnectionWriterInit {
  * The session's write path. Frames queued during one event-loop turn go to the connection in
  * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
  * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
- * writes each piece separately (TCP, Noise) gets the batch copied into one buffer, which costs
- * less than a write per piece; others get the pieces as they are (`TransportProfile` says which).
- * The copy goes into one of a few reused scratch buffers, each free again once the connection
- * proves it holds nothing, else into fresh memory. Past 256 KiB the batch goes out at once, so
- * the connection's backpressure reaches the streams within the turn.
+ * writes each piece separately (TCP, Noise) gets the batch in one buffer, which costs less than
+ * a write per piece; others get the pieces as they are (`TransportProfile` says which).
+ *
+ * Where a buffer can be reused (`finishedWithSent`), frames are written straight into one of a
+ * few scratch buffers as they are queued, each free again once the connection proves it holds
+ * nothing; else a batch is gathered as views and copied into fresh memory of its exact size.
+ * Past 256 KiB the batch goes out at once, so the connection's backpressure reaches the streams
+ * within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
   private views: Uint8Array[] = []
+  /** the scratch buffer frames are written into, when the connection lets buffers be reused */
+  private batch?: Uint8Array
   /** heartbeat frames: they go out ahead of the batch so a ping does not wait behind DATA */
   private urgent: Uint8Array[] = []
+  /** bytes queued for the next send, as views or in `batch` */
   private bytes = 0
+  /** the stream whose data `enqueueData` is splitting into frames */
+  private framingStream = 0
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
@@ -75,11 +85,45 @@ export class ConnectionWriter {
     this.init = init
   }
 
+  /** Queue a frame, or a piece of one no longer than a frame */
   enqueue (bytes: Uint8Array): void {
-    this.push(bytes)
+    this.queuePiece(bytes)
+    this.batchQueued()
+  }
+
+  /** Queue the first `bytes` bytes of `data` as DATA frames of `streamId` */
+  enqueueData (streamId: number, data: Uint8Array | Uint8ArrayList, bytes: number): void {
+    this.framingStream = streamId
+    splitIntoFrames(data, bytes, this.queueDataHeader, this.queuePiece)
+    this.batchQueued()
+  }
+
+  private readonly queueDataHeader = (length: number): void => {
+    if (this.bytes >= MAX_BATCH_BYTES) { this.flush() }
+    if (this.init.transport.finishedWithSent == null) {
+      this.push(encodeDataHeader(this.framingStream, length, false))
+      return
+    }
+    // room for the whole frame, so its payload pieces follow the header in the same buffer
+    const batch = this.batchWithRoom(HEADER_LENGTH + length)
+    writeHeader(batch, this.bytes, FrameType.DATA, 0, this.framingStream, length)
+    this.bytes += HEADER_LENGTH
+  }
+
+  private readonly queuePiece = (view: Uint8Array): void => {
+    if (this.init.transport.finishedWithSent == null) {
+      this.push(view)
+      return
+    }
+    this.batchWithRoom(view.byteLength).set(view, this.bytes)
+    this.bytes += view.byteLength
+  }
+
+  /** Send a batch that reached MAX_BATCH_BYTES now, else once this turn's frames are queued */
+  private batchQueued (): void {
     if (this.bytes >= MAX_BATCH_BYTES) {
       this.flush()
-    } else if (!this.flushScheduled) {
+    } else if (!this.flushScheduled && this.bytes > 0) {
       this.flushScheduled = true
       queueMicrotask(this.flush)
     }
@@ -98,14 +142,24 @@ export class ConnectionWriter {
   readonly flush = (): void => {
     this.flushScheduled = false
     if (this.urgent.length > 0) {
-      for (const view of this.urgent) { this.bytes += view.byteLength }
-      this.views.unshift(...this.urgent)
+      const urgent = this.urgent
       this.urgent = []
+      if (this.batch == null) {
+        for (const view of urgent) { this.bytes += view.byteLength }
+        this.views.unshift(...urgent)
+      } else {
+        // the batch was written in place: the few urgent bytes go just before it
+        this.sendNow(urgent.length === 1 ? urgent[0] : new Uint8ArrayList(...urgent))
+      }
     }
-    if (this.bytes === 0) {
-      return
+    if (this.bytes > 0) {
+      this.sendNow(this.take())
     }
-    const data = this.take()
+  }
+
+  private sendNow (data: Uint8Array | Uint8ArrayList): void {
+    // a send may dispatch events whose handlers queue frames and flush again
+    const nested = this.sending
     this.sending = true
     try {
       if (!this.init.send(data)) {
@@ -115,7 +169,7 @@ export class ConnectionWriter {
       // the connection's write end closed under us: the session is ending and nobody will read these
       this.init.log('dropping %d bytes - %e', data.byteLength, err)
     } finally {
-      this.sending = false
+      this.sending = nested
     }
   }
 
@@ -158,17 +212,22 @@ export class ConnectionWriter {
   }
 
   private take (): Uint8Array | Uint8ArrayList {
-    const views = this.views
     const length = this.bytes
-    this.views = []
     this.bytes = 0
+    if (this.batch != null) {
+      const batch = this.batch.subarray(0, length)
+      this.batch = undefined
+      return batch
+    }
+    const views = this.views
+    this.views = []
     if (views.length === 1) {
       return views[0]
     }
     if (this.init.transport.sendsViews) {
       return new Uint8ArrayList(...views)
     }
-    const out = this.copyTarget(length)
+    const out = takeFreshMemory(length)
     let offset = 0
     for (const view of views) {
       out.set(view, offset)
@@ -177,20 +236,23 @@ export class ConnectionWriter {
     return out
   }
 
-  private copyTarget (length: number): Uint8Array {
-    const finishedWithSent = this.init.transport.finishedWithSent
-    if (finishedWithSent == null || length > SCRATCH_SIZE) {
-      return takeFreshMemory(length)
+  /** The batch buffer, with room for `length` more bytes: what is queued goes out first if it is short of room */
+  private batchWithRoom (length: number): Uint8Array {
+    if (this.batch != null && this.bytes + length > this.batch.byteLength) {
+      this.sendNow(this.take())
     }
+    this.batch ??= this.freeScratch()
+    return this.batch
+  }
+
+  private freeScratch (): Uint8Array {
     // a connection that holds nothing now has finished with every scratch buffer it was handed
-    if (this.heldScratch.length > 0 && !this.sending && finishedWithSent()) {
+    if (this.heldScratch.length > 0 && !this.sending && this.init.transport.finishedWithSent?.() === true) {
       this.idleScratch.push(...this.heldScratch.splice(0))
     }
-    const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
-    if (scratch === undefined) {
-      return takeFreshMemory(length)
-    }
-    this.heldScratch.push(scratch)
-    return scratch.subarray(0, length)
+    const scratch = this.idleScratch.pop() ?? allocUnsafe(SCRATCH_SIZE)
+    // past MAX_SCRATCH_BUFFERS held, a buffer is used once: only the pages written are touched
+    if (this.heldScratch.length < MAX_SCRATCH_BUFFERS) { this.heldScratch.push(scratch) }
+    return scratch
   }
 }

@@ -117,4 +117,16 @@ describe('heartbeat', () => {
     const bytes = sent[0] instanceof Uint8Array ? sent[0] : sent[0].subarray()
     expect(Array.from(bytes)).to.deep.equal([...ping, 0, 0, 0, 7, ...encodeDataHeader(5, 3, false), 1, 2, 3])
   })
+
+  it('heartbeat frames go out ahead of DATA written into a scratch buffer', async () => {
+    const sent: number[] = []
+    const send = (data: Uint8Array | Uint8ArrayList): boolean => { sent.push(...data.subarray()); return true }
+    const writer = new ConnectionWriter({ send, transport: { sendsViews: false, finishedWithSent: () => true }, onStall: () => {}, writeTimeout: 1000, log: logger('test') })
+    const ping = encodeDataHeader(3, 4, false)
+    writer.enqueueData(5, Uint8Array.of(1, 2, 3), 3)
+    writer.enqueueUrgent(ping)
+    writer.enqueueUrgent(Uint8Array.of(0, 0, 0, 7))
+    await Promise.resolve()
+    expect(sent).to.deep.equal([...ping, 0, 0, 0, 7, ...encodeDataHeader(5, 3, false), 1, 2, 3])
+  })
 })

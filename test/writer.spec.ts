@@ -1,7 +1,13 @@
 import { logger } from '@libp2p/logger'
 import { expect } from 'aegir/chai'
+import fc from 'fast-check'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { ConnectionWriter } from '../src/writer.ts'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { concatBytes } from './helpers/bytes.ts'
+import { decodeFrames } from './helpers/frames.ts'
+import { propertyRuns } from './helpers/fuzz-settings.ts'
+import { pattern } from './helpers/streams.ts'
+import type { TransportProfile } from '../src/transport.ts'
 
 /** A writer whose connection reports, after each send(), whether it still holds what it was given */
 function writerOver (holds: () => boolean): { writer: ConnectionWriter, sent: Uint8Array[] } {
@@ -42,5 +48,54 @@ describe('ConnectionWriter: scratch buffers', () => {
     holding = false
     sendBatch(writer, 9)
     expect(scratch, 'the next batch reuses a scratch buffer').to.include(sent[6].buffer)
+  })
+})
+
+/** `data` as a list cut at `cuts` (those inside it), or itself when nothing cuts it */
+function cutAt (data: Uint8Array, cuts: number[]): Uint8Array | Uint8ArrayList {
+  const at = [0, ...cuts.filter(c => c < data.byteLength).sort((a, b) => a - b), data.byteLength]
+  const pieces = at.slice(1).map((end, k) => data.subarray(at[k], end)).filter(p => p.byteLength > 0)
+  return pieces.length === 1 ? data : new Uint8ArrayList(...pieces)
+}
+
+/** Every byte a writer hands its connection, in order */
+function bytesSentOver (transport: TransportProfile, queue: (writer: ConnectionWriter) => void): Uint8Array {
+  const sent: Uint8Array[] = []
+  const writer = new ConnectionWriter({
+    // copied: a scratch buffer is written again once the connection reports it is done with it
+    send: (data) => { sent.push(data.slice()); return true },
+    transport,
+    onStall: () => {},
+    writeTimeout: 1000,
+    log: logger('test:writer')
+  })
+  queue(writer)
+  writer.flush()
+  return concatBytes(sent)
+}
+
+describe('ConnectionWriter: framing', function () {
+  this.timeout(30_000)
+
+  it('DATA written in place into scratch buffers is the same bytes as the frames sent as views', () => {
+    // writes of any size, as one buffer or a list cut anywhere, between control frames
+    const write = fc.record({
+      streamId: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      bytes: fc.integer({ min: 1, max: 200_000 }),
+      cuts: fc.array(fc.integer({ min: 1, max: 199_999 }), { maxLength: 4 })
+    })
+    fc.assert(fc.property(fc.array(write, { minLength: 1, maxLength: 6 }), (writes) => {
+      const queue = (writer: ConnectionWriter): void => {
+        writes.forEach(({ streamId, bytes, cuts }, i) => {
+          writer.enqueue(Uint8Array.of(0, 4, 0, 3, 0, 0, 0, 9, 0, 0, 0, i))
+          writer.enqueueData(streamId, cutAt(pattern(bytes, i), cuts), bytes)
+        })
+      }
+      const inPlace = bytesSentOver({ sendsViews: false, finishedWithSent: () => true }, queue)
+      const views = bytesSentOver({ sendsViews: true }, queue)
+      expect(inPlace).to.deep.equal(views)
+      const frames = decodeFrames(views)
+      expect(frames.filter(f => f.payload != null).every(f => (f.payload?.byteLength ?? 0) <= 16383)).to.equal(true)
+    }), propertyRuns(50, 15))
   })
 })

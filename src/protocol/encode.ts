@@ -1,4 +1,5 @@
 import { ErrorCode, Flag, FrameType, GOAWAY_BODY_LENGTH, HEADER_LENGTH, MAX_ERROR_CODE, MAX_PAYLOAD, MAX_UINT31 } from './constants.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
  * Frame encoders. Headers and small control frames are cut from a shared slab, so encoding
@@ -112,4 +113,37 @@ export function encodeGoaway (lastStreamId: number, errorCode: ErrorCode = Error
   writeUint32(frame, HEADER_LENGTH, lastStreamId)
   writeUint32(frame, HEADER_LENGTH + 4, errorCode)
   return frame
+}
+
+/**
+ * Split the first `bytes` bytes of `data` into DATA frames of at most 16383 bytes, without
+ * copying: `onFrame` gets each frame's payload length, then `onPiece` the views that make up
+ * that payload (a frame may span buffers of a list).
+ */
+export function splitIntoFrames (data: Uint8Array | Uint8ArrayList, bytes: number, onFrame: (length: number) => void, onPiece: (view: Uint8Array) => void): void {
+  if (data instanceof Uint8Array) {
+    for (let offset = 0; offset < bytes; offset += MAX_PAYLOAD) {
+      const n = Math.min(MAX_PAYLOAD, bytes - offset)
+      onFrame(n)
+      onPiece(n === data.byteLength ? data : data.subarray(offset, offset + n))
+    }
+    return
+  }
+  let unframed = bytes
+  let frameLeft = 0
+  for (const buf of data) {
+    let offset = 0
+    while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
+      if (frameLeft === 0) {
+        frameLeft = Math.min(MAX_PAYLOAD, unframed)
+        unframed -= frameLeft
+        onFrame(frameLeft)
+      }
+      const n = Math.min(frameLeft, buf.byteLength - offset)
+      onPiece(offset === 0 && n === buf.byteLength ? buf : buf.subarray(offset, offset + n))
+      offset += n
+      frameLeft -= n
+    }
+    if (frameLeft === 0 && unframed === 0) { return }
+  }
 }
