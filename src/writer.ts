@@ -56,7 +56,8 @@ export interface ConnectionWriterInit {
  *
  * Where a buffer can be reused (`finishedWithSent`), frames are written straight into one of a
  * few scratch buffers as they are queued, each free again once the connection proves it holds
- * nothing; else a batch is gathered as views and copied into fresh memory of its exact size.
+ * nothing; else (or while it holds them all) a batch is gathered as views and copied into fresh
+ * memory of its exact size.
  * Past 256 KiB the batch goes out at once, so the connection's backpressure reaches the streams
  * within the turn.
  */
@@ -100,22 +101,23 @@ export class ConnectionWriter {
 
   private readonly queueDataHeader = (length: number): void => {
     if (this.bytes >= MAX_BATCH_BYTES) { this.flush() }
-    if (this.init.transport.finishedWithSent == null) {
+    // room for the whole frame, so its payload pieces follow the header in the same buffer
+    const batch = this.batchWithRoom(HEADER_LENGTH + length)
+    if (batch == null) {
       this.push(encodeDataHeader(this.framingStream, length, false))
       return
     }
-    // room for the whole frame, so its payload pieces follow the header in the same buffer
-    const batch = this.batchWithRoom(HEADER_LENGTH + length)
     writeHeader(batch, this.bytes, FrameType.DATA, 0, this.framingStream, length)
     this.bytes += HEADER_LENGTH
   }
 
   private readonly queuePiece = (view: Uint8Array): void => {
-    if (this.init.transport.finishedWithSent == null) {
+    const batch = this.batchWithRoom(view.byteLength)
+    if (batch == null) {
       this.push(view)
       return
     }
-    this.batchWithRoom(view.byteLength).set(view, this.bytes)
+    batch.set(view, this.bytes)
     this.bytes += view.byteLength
   }
 
@@ -236,23 +238,30 @@ export class ConnectionWriter {
     return out
   }
 
-  /** The batch buffer, with room for `length` more bytes: what is queued goes out first if it is short of room */
-  private batchWithRoom (length: number): Uint8Array {
+  /**
+   * The scratch buffer the batch is written into, with room for `length` more bytes (what is
+   * queued goes out first if it is short of room); undefined when the batch gathers views, which
+   * it does for the whole batch when it starts with no scratch buffer free
+   */
+  private batchWithRoom (length: number): Uint8Array | undefined {
     if (this.batch != null && this.bytes + length > this.batch.byteLength) {
       this.sendNow(this.take())
     }
-    this.batch ??= this.freeScratch()
+    if (this.batch == null && this.bytes === 0) {
+      this.batch = this.freeScratch()
+    }
     return this.batch
   }
 
-  private freeScratch (): Uint8Array {
+  private freeScratch (): Uint8Array | undefined {
+    const finishedWithSent = this.init.transport.finishedWithSent
+    if (finishedWithSent == null) { return undefined }
     // a connection that holds nothing now has finished with every scratch buffer it was handed
-    if (this.heldScratch.length > 0 && !this.sending && this.init.transport.finishedWithSent?.() === true) {
+    if (this.heldScratch.length > 0 && !this.sending && finishedWithSent()) {
       this.idleScratch.push(...this.heldScratch.splice(0))
     }
-    const scratch = this.idleScratch.pop() ?? allocUnsafe(SCRATCH_SIZE)
-    // past MAX_SCRATCH_BUFFERS held, a buffer is used once: only the pages written are touched
-    if (this.heldScratch.length < MAX_SCRATCH_BUFFERS) { this.heldScratch.push(scratch) }
+    const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
+    if (scratch != null) { this.heldScratch.push(scratch) }
     return scratch
   }
 }
