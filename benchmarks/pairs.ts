@@ -1,6 +1,8 @@
 /**
  * Connection pairs the scenarios run on: bare `node:net` loopback sockets, the same sockets
- * wrapped by `@libp2p/tcp`'s own maconn code, and a lean in-memory pair ("memlite").
+ * wrapped by `@libp2p/tcp`'s own maconn code, and a lean in-memory pair ("memlite"), which
+ * delivers each piece of a send as its own event, or each send whole ("memwhole", as
+ * `@libp2p/memory` does).
  */
 import net from 'node:net'
 import { logger } from '@libp2p/logger'
@@ -10,7 +12,7 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
-export type TransportName = 'tcp' | 'memlite'
+export type TransportName = 'tcp' | 'memlite' | 'memwhole'
 
 export interface SocketPair {
   client: net.Socket
@@ -106,13 +108,19 @@ const MEMLITE_HIGH_WATER = 1024 * 1024
  */
 class MemLiteConnection extends AbstractMultiaddrConnection {
   peer?: MemLiteConnection
-  private queue: Uint8Array[] = []
+  /** deliver what each `send()` handed over as one event, as `@libp2p/memory` does, not piece by piece */
+  wholeSends = false
+  private queue: Array<Uint8Array | Uint8ArrayList> = []
   private queued = 0
   private flushScheduled = false
   private blocked = false
 
   sendData (data: Uint8ArrayList): SendResult {
-    for (const buf of data) { this.queue.push(buf) }
+    if (this.wholeSends) {
+      this.queue.push(data)
+    } else {
+      for (const buf of data) { this.queue.push(buf) }
+    }
     this.queued += data.byteLength
     if (!this.flushScheduled) {
       this.flushScheduled = true
@@ -135,7 +143,7 @@ class MemLiteConnection extends AbstractMultiaddrConnection {
     }
   }
 
-  private deliver (buf: Uint8Array): void {
+  private deliver (buf: Uint8Array | Uint8ArrayList): void {
     if (this.status === 'open' || this.status === 'closing') { this.onData(buf) }
   }
 
@@ -157,18 +165,19 @@ class MemLiteConnection extends AbstractMultiaddrConnection {
   sendResume (): void {}
 }
 
-export function memlitePair (): ConnPair {
+export function memlitePair (wholeSends = false): ConnPair {
   const addr = multiaddr('/memory/memlite')
   const client = new MemLiteConnection({ direction: 'outbound', log: logger('bench:memlite:client'), remoteAddr: addr })
   const server = new MemLiteConnection({ direction: 'inbound', log: logger('bench:memlite:server'), remoteAddr: addr })
   client.peer = server
   server.peer = client
+  client.wholeSends = server.wholeSends = wholeSends
   return { client, server }
 }
 
 /** A fresh connection pair on the given transport */
 export async function connPair (transport: TransportName, server: LoopbackServer): Promise<ConnPair> {
-  return transport === 'tcp' ? tcpPair(server) : memlitePair()
+  return transport === 'tcp' ? tcpPair(server) : memlitePair(transport === 'memwhole')
 }
 
 /** Close both ends; falls back to abort so a stuck close never stalls the next run */

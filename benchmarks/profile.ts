@@ -7,7 +7,7 @@
  * slower: use them to explain, not to rank.
  *
  * Record: `node --cpu-prof --cpu-prof-dir=benchmarks/results/profiles --expose-gc --import ./test/polyfill.mjs
- * dist/benchmarks/profile.js [--muxer muxado] [--transport tcp|memlite|noise] [--mib 256] [--runs 5]`
+ * dist/benchmarks/profile.js [--muxer muxado] [--transport tcp|memlite|memwhole|noise] [--mib 256] [--runs 5]`
  * (`noise`: two libp2p nodes over TCP + Noise, as in the bulk-noise scenario)
  *
  * Summarise the newest profile: `node dist/benchmarks/profile.js --summarise benchmarks/results/profiles [--top 25]`
@@ -52,7 +52,7 @@ if (args.summarise != null) {
 
 const muxer = args.muxer as MuxerName
 if (!MUXERS.includes(muxer)) { throw new Error(`--muxer must be one of ${MUXERS.join(', ')}`) }
-if (!['tcp', 'memlite', 'noise'].includes(args.transport)) { throw new Error('--transport must be tcp, memlite or noise') }
+if (!['tcp', 'memlite', 'memwhole', 'noise'].includes(args.transport)) { throw new Error('--transport must be tcp, memlite, memwhole or noise') }
 const transport = args.transport as TransportName | 'noise'
 
 const total = Number(args.mib) * 1024 * 1024

@@ -2,7 +2,7 @@
  * Benchmark runner. Usage (after building):
  * `node --expose-gc --import ./test/polyfill.mjs dist/benchmarks/run.js [--quick] [--only a,b] [--reps N] [--out name]`
  *
- * Scenarios: bulk-tcp, bulk-memlite, bulk-noise, bulk-net-api, streams, open, rtt, memory, wan-throughput, wan-paused (`--only`
+ * Scenarios: bulk-tcp, bulk-memlite, bulk-memwhole, bulk-noise, bulk-net-api, streams, open, rtt, memory, wan-throughput, wan-paused (`--only`
  * matches prefixes, so `--only bulk` runs the four bulk scenarios). Results go to benchmarks/results/<name>.{md,json,svg};
  * the name is `latest` for a full run and `quick` otherwise. Progress goes to stderr.
  */
@@ -52,6 +52,7 @@ const plans: Plan[] = [
   { id: 'bulk-tcp', run: async server => bulk({ transport: 'tcp', server, total: (quick ? 32 : 256) * MiB, reps: reps(7, 3) }) },
   // memlite runs are short, so they get more repetitions
   { id: 'bulk-memlite', run: async server => bulk({ transport: 'memlite', server, total: (quick ? 32 : 256) * MiB, reps: reps(15, 3) }) },
+  { id: 'bulk-memwhole', run: async server => bulk({ transport: 'memwhole', server, total: (quick ? 32 : 256) * MiB, reps: reps(15, 3) }) },
   // what a libp2p user runs: Noise costs more than the muxer, so this one shows the muxer's share
   { id: 'bulk-noise', run: async () => bulkNoise({ total: (quick ? 16 : 128) * MiB, reps: reps(5, 3) }) },
   { id: 'bulk-net-api', run: async server => bulkNetApi({ server, total: (quick ? 32 : 256) * MiB, reps: reps(7, 3) }) },

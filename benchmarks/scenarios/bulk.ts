@@ -80,6 +80,12 @@ export async function bulkOnce (opts: BulkOptions, name: MuxerName, chunk: Uint8
   return rates(opts.total, t)
 }
 
+const TRANSPORT_NOTES: Record<TransportName, string> = {
+  tcp: 'net = bare node:net sockets (no libp2p); maconn = the same sockets wrapped by @libp2p/tcp toMultiaddrConnection, no muxer',
+  memlite: 'memlite = in-memory AbstractMultiaddrConnection pair, one-microtask delivery, each piece of a send as its own event, backpressure at 1 MiB in flight; maconn = that pair, no muxer',
+  memwhole: 'memwhole = the memlite pair delivering each send whole, as one event, as @libp2p/memory does; maconn = that pair, no muxer'
+}
+
 export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
   const chunk = new Uint8Array(CHUNK).fill(7)
   const baselines = opts.transport === 'tcp' ? ['net', 'maconn'] : ['maconn']
@@ -89,9 +95,7 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
     short: `bulk 1 stream, ${opts.transport}`,
     notes: [
       'strict writer: re-checks writableNeedsDrain before every send, waits for drain with pEvent(stream, \'drain\', { rejectionEvents: [\'close\'] })',
-      opts.transport === 'tcp'
-        ? 'net = bare node:net sockets (no libp2p); maconn = the same sockets wrapped by @libp2p/tcp toMultiaddrConnection, no muxer'
-        : 'memlite = in-memory AbstractMultiaddrConnection pair, one-microtask delivery, backpressure at 1 MiB in flight; maconn = that pair, no muxer',
+      TRANSPORT_NOTES[opts.transport],
       'MB per CPU-s counts the whole process (both ends)',
       MUXER_NOTE
     ],
