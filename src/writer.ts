@@ -57,9 +57,8 @@ export interface ConnectionWriterInit {
  * Where a buffer can be reused (`finishedWithSent`), frames are written straight into one of a
  * few scratch buffers as they are queued, each free again once the connection proves it holds
  * nothing; else (or while it holds them all) a batch is gathered as views and copied into fresh
- * memory of its exact size.
- * Past 256 KiB the batch goes out at once, so the connection's backpressure reaches the streams
- * within the turn.
+ * memory of its exact size. Past 256 KiB the batch goes out at once, so the connection's
+ * backpressure reaches the streams within the turn.
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
@@ -70,7 +69,10 @@ export class ConnectionWriter {
   private urgent: Uint8Array[] = []
   /** bytes queued for the next send, as views or in `batch` */
   private bytes = 0
-  /** the stream whose data `enqueueData` is splitting into frames */
+  /**
+   * the stream whose data `enqueueData` is splitting into frames: a field, so the framing
+   * callbacks are bound once and no closure is made per write
+   */
   private framingStream = 0
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
