@@ -327,10 +327,12 @@ export class MuxadoStream extends AbstractStream {
    */
   onMuxerDrain (): void {}
 
-  /** The base class marks every stream when the connection refuses data; each waits its turn */
-  onMuxerNeedsDrain (): void {
-    this.waitForConnection()
-  }
+  /**
+   * The base class marks every stream when the connection refuses data, so a writer that was just
+   * told 'drain' would wait a second time before its next write. A stream instead finds out when
+   * it next frames data (`send`, `sendData`), and only a stream with data refused waits.
+   */
+  onMuxerNeedsDrain (): void {}
 
   /**
    * The base class's close() waits for 'idle' and then for 'drain'; an abort meanwhile fires

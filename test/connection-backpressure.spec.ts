@@ -75,6 +75,42 @@ describe('connection backpressure', () => {
     expect(peer.sessionError).to.equal(undefined)
   })
 
+  it('a stream with nothing to send is not held back for others: it waits only when its own write is refused', async () => {
+    const peer = new RawPeer('client')
+    const [busy, idle] = await streamsWithWindow(peer, 2, 2 * MiB)
+    peer.stopReading()
+    await peer.settle()
+    busy.send(new Uint8Array(2 * MiB))
+    await peer.settle()
+    expect(busy.writableNeedsDrain, 'the stream whose data the connection refused waits').to.equal(true)
+    expect(idle.writableNeedsDrain, 'a stream that sent nothing has nothing to wait for').to.equal(false)
+    expect(idle.send(new Uint8Array(64 * KiB)), 'its first write is held for the connection').to.equal(false)
+    expect(idle.writableNeedsDrain).to.equal(true)
+    peer.resumeReading()
+    await until(() => dataBytesHanded(peer, idle.streamId) === 64 * KiB, 'the held write handed over once the connection drained')
+  })
+
+  it('each refused write costs its writer one wait for drain, however many streams share the connection', async () => {
+    const peer = new RawPeer('client')
+    const streams = await streamsWithWindow(peer, 16, 2 * MiB)
+    const writes = 16
+    let waits = 0
+    await Promise.all(streams.map(async (stream) => {
+      // a strict writer, as libp2p's docs ask: wait for 'drain' whenever the stream says so
+      for (let sent = 0; sent < writes;) {
+        if (stream.writableNeedsDrain) {
+          waits++
+          await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+          continue
+        }
+        stream.send(new Uint8Array(64 * KiB))
+        sent++
+      }
+    }))
+    await until(() => streams.every(s => dataBytesHanded(peer, s.streamId) === writes * 64 * KiB), 'every write handed to the connection')
+    expect(waits, 'waits for drain, against the writes that were refused at most once each').to.be.above(0).and.at.most(streams.length * writes)
+  })
+
   it('streams waiting for the connection take turns: none finishes while the others have sent little', async () => {
     const peer = new RawPeer('client')
     const streams = await streamsWithWindow(peer, 4, 8 * MiB)

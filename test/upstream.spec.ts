@@ -78,6 +78,16 @@ describe('upstream behaviour the workarounds rely on', () => {
     peer.muxer.abort(new Error('test over'))
   })
 
+  it('AbstractStream.onMuxerNeedsDrain() holds back a stream with nothing queued (workaround: MuxadoStream.onMuxerNeedsDrain)', async () => {
+    const peer = new RawPeer('client')
+    const stream = await peer.muxer.createStream()
+    AbstractStream.prototype.onMuxerNeedsDrain.call(stream)
+
+    expect(stream.writeBufferLength).to.equal(0)
+    expect(stream.writableNeedsDrain, 'the base no longer marks idle streams: remove the workaround').to.equal(true)
+    peer.muxer.abort(new Error('test over'))
+  })
+
   it('AbstractStream.onRemoteReset() takes no error, and sets what its copy sets (workaround: MuxadoStream.onRemoteResetWith)', async () => {
     const peer = new RawPeer('server')
     const streams: MuxadoStream[] = []
