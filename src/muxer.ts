@@ -185,6 +185,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
 
   abort (err: Error): void {
     if (this.status === 'closed') { return }
+    // full frames that arrived before whatever went wrong were valid: readers get them first
+    this.handOverPending()
     // streams skip their RSTs once the session is not open: the GOAWAY says it all
     this.status = 'closing'
     this.stopTimers()
@@ -204,6 +206,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
 
   onTransportClosed (err?: Error): void {
     this.stopTimers()
+    // full frames held for a frame that will not complete now
+    this.handOverPending()
     if (err == null && this.status === 'open') {
       // the connection ended under an open session: a stream whose peer never sent FIN may be
       // missing data, and its reader must not mistake that for a clean end
@@ -270,8 +274,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
       }
     } catch (err: any) {
       this.log.error('peer broke the protocol - %e', err)
-      // what arrived before the bad frame was valid: readers get it before the session ends
-      this.finishChunk()
       this.abort(err)
     }
   }
@@ -287,10 +289,25 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     queueMicrotask(this.finishChunk)
   }
 
-  /** Streams holding full DATA frames hand them to their readers */
+  /**
+   * The chunks are decoded. A stream whose next frame is part-way in keeps its full frames for
+   * it: the rest is on its way, and a read that ends inside a write (most 64 KiB reads do) would
+   * otherwise split the write into two messages. That holds back at most one frame's worth.
+   */
   private readonly finishChunk = (): void => {
     this.finishScheduled = false
-    for (const stream of this.streamsWithPending.splice(0)) { stream[deliverPending]() }
+    this.handOverPending(this.decoder.dataArrivingFor)
+  }
+
+  /** Streams holding full DATA frames hand them to their readers, except stream `keepFor` */
+  private handOverPending (keepFor = 0): void {
+    for (const stream of this.streamsWithPending.splice(0)) {
+      if (stream.streamId === keepFor) {
+        this.streamsWithPending.push(stream)
+      } else {
+        stream[deliverPending]()
+      }
+    }
   }
 
   private onSyn (streamId: number, flags: number, streamType: number): void {

@@ -6,6 +6,7 @@ import { encodeRst, encodeSyn } from '../src/protocol/index.ts'
 import { concatBytes, dataFrame, dataFrames } from './helpers/bytes.ts'
 import { propertyRuns } from './helpers/fuzz-settings.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
+import { until } from './helpers/time.ts'
 import type { MuxadoStream } from '../src/index.ts'
 
 /** Every event a stream's reader sees, in order, with the message payloads */
@@ -96,6 +97,52 @@ describe('delivery of received data', () => {
     expect(b.bytes.subarray()).to.deep.equal(concatBytes([bytes(FULL, 2), bytes(40, 4)]))
   })
 
+  it('keeps a write whole when a chunk ends inside one of its frames: its full frames wait for the frame still arriving', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+    const write = bytes(65536, 6)
+    const wire = concatBytes(dataFrames(3, write))
+    // inside the second frame's payload
+    const cut = 2 * 8 + FULL + 100
+
+    peer.send(wire.subarray(0, cut))
+    await peer.settle()
+    expect(reader.events, 'nothing yet: the rest of the frame is on its way').to.deep.equal([])
+
+    peer.send(wire.subarray(cut))
+    await peer.settle()
+    expect(reader.events).to.deep.equal(['message 65536'])
+    expect(reader.bytes.subarray()).to.deep.equal(write)
+  })
+
+  it('delivers a stream\'s full frames when the chunk ends inside another stream\'s frame', async () => {
+    const { peer, first, second } = await openTwo()
+    const a = recordReader(first)
+    const b = recordReader(second)
+    const frameOf5 = dataFrame(5, bytes(100, 2))
+
+    peer.send(concatBytes([dataFrame(3, bytes(FULL, 1)), frameOf5.subarray(0, 50)]))
+    await peer.settle()
+    expect(a.events).to.deep.equal([`message ${FULL}`])
+
+    peer.send(frameOf5.subarray(50))
+    await peer.settle()
+    expect(b.events).to.deep.equal(['message 100'])
+  })
+
+  it('delivers the full frames held for a frame still arriving when the connection ends in the middle of it', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+    const wire = concatBytes(dataFrames(3, bytes(40_000, 4)))
+
+    peer.send(wire.subarray(0, 2 * 8 + FULL + 100))
+    await peer.settle()
+    await peer.connection.close()
+    await until(() => reader.events.some(event => event.startsWith('close')), 'the stream to close')
+
+    expect(reader.events).to.deep.equal([`message ${FULL}`, 'close UnexpectedEOFError'])
+  })
+
   it('delivers the data that came before a FIN before the remote end closes', async () => {
     const { peer, first } = await openTwo()
     const reader = recordReader(first)
@@ -141,7 +188,7 @@ describe('delivery of received data', () => {
     expect(peer.framesOf(FrameType.WNDINC, 3).map(f => f.increment)).to.deep.equal([32768 + 448 * 1024])
   })
 
-  it('property: however the wire is cut, the reader gets every byte, and no message spans two writes', async () => {
+  it('property: however the wire is cut, the reader gets every byte, no message spans two writes, and a write is split only between frames', async () => {
     await fc.assert(fc.asyncProperty(cutWrites, async ({ writes, wire, cuts }) => {
       const peer = new RawPeer('server')
       const opened = peer.nextStream()
@@ -152,6 +199,8 @@ describe('delivery of received data', () => {
       for (const to of [...cuts, wire.byteLength]) {
         peer.muxer.onData(wire.subarray(from, to))
         from = to
+        // each chunk is its own turn, as from a socket
+        await new Promise(resolve => setTimeout(resolve, 0))
       }
       await peer.settle(1)
 
@@ -160,7 +209,18 @@ describe('delivery of received data', () => {
       for (const end of runningTotals(writes.map(w => w.byteLength))) {
         expect(messageEnds.has(end), `a message ends where a write ends (${end})`).to.equal(true)
       }
-      if (cuts.length === 0) { expect(reader.sizes).to.deep.equal(writes.map(w => w.byteLength)) }
+      // a write is split only where a chunk ended between two of its frames (or in a header)
+      const allowedEnds = new Set(runningTotals(writes.map(w => w.byteLength)))
+      let wireAt = 0
+      let payloadAt = 0
+      for (const frame of writes.flatMap(write => dataFrames(3, write))) {
+        wireAt += frame.byteLength
+        payloadAt += frame.byteLength - 8
+        if (cuts.some(cut => cut >= wireAt && cut < wireAt + 8)) { allowedEnds.add(payloadAt) }
+      }
+      for (const end of messageEnds) {
+        expect(allowedEnds.has(end), `a message ends inside a write only at a chunk's end between frames (${end})`).to.equal(true)
+      }
       peer.muxer.abort(new Error('test over'))
     }), propertyRuns(60, 7))
   })

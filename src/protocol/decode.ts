@@ -55,6 +55,11 @@ export class FrameDecoder {
     return this.buffered > 0 || this.type !== NO_FRAME
   }
 
+  /** The stream whose DATA frame has its header in and part of its payload still to come; 0 if none */
+  get dataArrivingFor (): number {
+    return this.type === FrameType.DATA ? this.streamId : 0
+  }
+
   push (chunk: Uint8Array | Uint8ArrayList): void {
     if (chunk instanceof Uint8Array) {
       this.append(chunk)
