@@ -252,6 +252,27 @@ describe('ReceiveBudget', () => {
     expect(budget.resize(a, 1000, 0, 1010)).to.equal(1000)
   })
 
+  it('counts a stream that starts asking at once, between recounts of the others', () => {
+    const budget = new ReceiveBudget(1000)
+    const a = {}
+    expect(budget.resize(a, 100, 0, 1000)).to.equal(100)
+    expect(budget.resize({}, 1000, 0, 1001)).to.equal(500)
+    expect(budget.resize(a, 1000, 0, 1002), 'a now shares with the newcomer').to.equal(500)
+  })
+
+  it('recounts who is asking every few ms, not on every resize', () => {
+    const budget = new ReceiveBudget(1000)
+    const streams = Array.from({ length: 100 }, () => ({}))
+    for (const stream of streams) { budget.resize(stream, 10, 0, 0) }
+    let visited = 0
+    const shares = (budget as any).shares as Map<object, unknown>
+    const entries = shares.entries.bind(shares)
+    shares.entries = () => { visited++; return entries() }
+    shares[Symbol.iterator] = shares.entries
+    for (let i = 0; i < 1000; i++) { budget.resize(streams[i % 100], 10, 0, 1 + i / 1000) }
+    expect(visited, 'walks over the shares in 1 ms of resizes').to.be.at.most(1)
+  })
+
   it('release returns a stream\'s whole share', () => {
     const budget = new ReceiveBudget(1000)
     const a = {}
