@@ -47,7 +47,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
-  private readonly streamsWithPending: MuxadoStream[] = []
+  private readonly streamsWithPending = new Set<MuxadoStream>()
   private finishScheduled = false
   /** what every stream may ask of this session; streams get it, applications never see it */
   private readonly streamSession: StreamSession
@@ -284,7 +284,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
    * a write's frames should still reach the reader as one message
    */
   private finishChunkLater (): void {
-    if (this.finishScheduled || this.streamsWithPending.length === 0) { return }
+    if (this.finishScheduled || this.streamsWithPending.size === 0) { return }
     this.finishScheduled = true
     queueMicrotask(this.finishChunk)
   }
@@ -301,10 +301,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
 
   /** Streams holding full DATA frames hand them to their readers, except stream `keepFor` */
   private handOverPending (keepFor = 0): void {
-    for (const stream of this.streamsWithPending.splice(0)) {
-      if (stream.streamId === keepFor) {
-        this.streamsWithPending.push(stream)
-      } else {
+    for (const stream of this.streamsWithPending) {
+      if (stream.streamId !== keepFor) {
+        this.streamsWithPending.delete(stream)
         stream[deliverPending]()
       }
     }
@@ -342,7 +341,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     const stream = this.openStream(streamId)
     if (stream != null) {
       if (fin || payload.byteLength > 0) {
-        if (stream[receiveData](payload, fin)) { this.streamsWithPending.push(stream) }
+        if (stream[receiveData](payload, fin)) { this.streamsWithPending.add(stream) }
       } else {
         this.countUselessFrame()
       }

@@ -115,6 +115,20 @@ describe('delivery of received data', () => {
     expect(reader.bytes.subarray()).to.deep.equal(write)
   })
 
+  it('keeps track of a stream held for its next frame once, however many reads in a row end inside its frames', async () => {
+    const { peer, first } = await openTwo()
+    const reader = recordReader(first)
+    const wire = concatBytes(dataFrames(3, bytes(40_000, 4)))
+    const cut = 2 * 8 + FULL + 100
+    for (let i = 0; i < 20; i++) {
+      // the end of one write and the start of the next, cut inside a frame each time
+      peer.send(i === 0 ? wire.subarray(0, cut) : concatBytes([wire.subarray(cut), wire.subarray(0, cut)]))
+      await peer.settle(0)
+    }
+    expect(reader.sizes).to.deep.equal(Array(19).fill(40_000))
+    expect(Array.from((peer.muxer as any).streamsWithPending).length, 'streams the muxer tracks as holding data').to.equal(1)
+  })
+
   it('delivers a stream\'s full frames when the chunk ends inside another stream\'s frame', async () => {
     const { peer, first, second } = await openTwo()
     const a = recordReader(first)
