@@ -106,10 +106,15 @@ export class MuxadoStream extends AbstractStream {
     }
     this.sendWindow -= data.byteLength
     this.session.enqueueData(this.streamId, data, data.byteLength)
-    // everything went out: only the connection can make us wait
-    if (this.session.isWritable()) { return true }
-    this.waitForConnection()
-    return false
+    if (!this.session.isWritable()) {
+      this.waitForConnection()
+      return false
+    }
+    if (this.sendWindow === 0) {
+      this.waitForWindow()
+      return false
+    }
+    return true
   }
 
   sendData (data: Uint8ArrayList): SendResult {
@@ -120,18 +125,26 @@ export class MuxadoStream extends AbstractStream {
     const sentBytes = Math.min(this.sendWindow, data.byteLength, MAX_FRAMED_AT_ONCE)
     this.sendWindow -= sentBytes
     this.session.enqueueData(this.streamId, data, sentBytes)
-    const windowLeft = this.sendWindow > 0 || sentBytes === data.byteLength
     if (!this.session.isWritable()) {
       this.waitForConnection()
       return { sentBytes, canSendMore: false }
     }
-    return { sentBytes, canSendMore: windowLeft }
+    // with the window used up the base class makes the writer wait, even if this write is all out
+    return { sentBytes, canSendMore: this.sendWindow > 0 }
   }
 
   /** The connection refused more data: hold what the application writes until it drains */
   private waitForConnection (): void {
     this.writableNeedsDrain = true
     this.session.waitForDrain(this)
+  }
+
+  /**
+   * The peer's window is used up: the writer waits for its grant ('drain' on WNDINC), so a write
+   * it makes meanwhile is not held here, in memory, until then
+   */
+  private waitForWindow (): void {
+    this.writableNeedsDrain = true
   }
 
   sendReset (err: Error): void {
@@ -267,9 +280,12 @@ export class MuxadoStream extends AbstractStream {
     this.resumeSending()
   }
 
-  /** Send what the window now allows; 'drain' only once the write buffer is empty (see onMuxerDrain) */
+  /**
+   * Send what the window now allows; 'drain' only once the write buffer is empty (see
+   * onMuxerDrain). With no window the peer's grant resumes the stream instead.
+   */
   private resumeSending (): void {
-    if (!this.writableNeedsDrain) {
+    if (!this.writableNeedsDrain || this.sendWindow === 0) {
       return
     }
     this.writableNeedsDrain = false
@@ -340,6 +356,11 @@ export class MuxadoStream extends AbstractStream {
    */
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') { return }
+    // everything is out and only the peer's window is used up: the FIN needs no window, and the
+    // base class would hold it back until the peer grants more
+    if (this.writableNeedsDrain && this.writeBuffer.byteLength === 0 && !this.sendingData && this.session.isWritable()) {
+      this.writableNeedsDrain = false
+    }
     let onClose = (_evt: StreamCloseEvent): void => {}
     const ended = new Promise<void>((resolve, reject) => {
       onClose = (evt) => { if (evt.error != null) { reject(evt.error) } else { resolve() } }

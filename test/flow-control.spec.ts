@@ -1,7 +1,7 @@
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
-import { ErrorCode, FlowControlError, FrameType, muxado } from '../src/index.ts'
+import { ErrorCode, Flag, FlowControlError, FrameType, muxado } from '../src/index.ts'
 import { FrameDecoder, encodeDataHeader, encodeSyn, encodeWndinc } from '../src/protocol/index.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
 import { pattern, readAll, write } from './helpers/streams.ts'
@@ -117,6 +117,31 @@ describe('flow control', () => {
     await drained
     await peer.settle()
     expect(sent()).to.equal(100000)
+  })
+
+  it('a write that uses the last of the window asks the writer to wait: anything more could only sit in the buffer', async () => {
+    const peer = new RawPeer('client')
+    const stream = await peer.muxer.createStream()
+    expect(stream.send(new Uint8Array(30000)), 'window to spare').to.equal(true)
+    expect(stream.send(new Uint8Array(65536 - 30000)), 'the window is used up').to.equal(false)
+    expect(stream.writableNeedsDrain).to.equal(true)
+    expect(stream.writeBufferLength, 'nothing waits: the write went out whole').to.equal(0)
+    const drained = pEvent(stream, 'drain')
+    peer.send(encodeWndinc(stream.streamId, 1000))
+    await drained
+    expect(stream.writableNeedsDrain).to.equal(false)
+    expect(stream.send(new Uint8Array(1000))).to.equal(false)
+    await peer.settle()
+    expect(peer.framesOf(FrameType.DATA).reduce((sum, f) => sum + (f.payload?.byteLength ?? 0), 0)).to.equal(66536)
+  })
+
+  it('closing a stream whose last write used up the window sends the FIN at once, without waiting for a grant', async () => {
+    const peer = new RawPeer('client')
+    const stream = await peer.muxer.createStream()
+    expect(stream.send(new Uint8Array(65536))).to.equal(false)
+    await stream.close({ signal: AbortSignal.timeout(1000) })
+    await peer.settle()
+    expect(peer.framesOf(FrameType.DATA).filter(f => (f.flags & Flag.FIN) !== 0)).to.have.length(1)
   })
 
   it('a connection drain wakes a writer only once its data is out: no \'drain\' while it waits for window', async () => {
