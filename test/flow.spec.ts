@@ -135,7 +135,7 @@ describe('ReceiveWindow', () => {
     expect(window.limit).to.equal(65536)
   })
 
-  it('grants every 256 KiB once the window is larger than 512 KiB', () => {
+  it('grants every 256 KiB once the window is larger than 512 KiB, up to 2 MiB', () => {
     const t = tuning(100)
     const window = new ReceiveWindow(MiB, t)
     for (let i = 0; i < 4; i++) { roundTrip(window, t, 100) }
@@ -143,6 +143,15 @@ describe('ReceiveWindow', () => {
     window.receive(300 * KiB)
     expect(window.consume(255 * KiB)).to.equal(0)
     expect(window.consume(KiB)).to.equal(256 * KiB)
+  })
+
+  it('grants every eighth of a window larger than 2 MiB: fewer WNDINCs, and the sender keeps 7/8 of it in flight', () => {
+    const t = tuning(100)
+    const window = new ReceiveWindow(16 * MiB, t)
+    while (window.limit < 16 * MiB) { roundTrip(window, t, 1) }
+    window.receive(3 * MiB)
+    expect(window.consume(2 * MiB - 1)).to.equal(0)
+    expect(window.consume(1)).to.equal(2 * MiB)
   })
 
   it('measures a round trip from a grant to a sender that had used the whole window to its next data', () => {
