@@ -12,7 +12,7 @@ import { ReceiveBudget } from './receive-budget.ts'
 import { RttEstimator } from './rtt.ts'
 import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement, resumeAfterDrain } from './stream.ts'
 import { profileTransport } from './transport.ts'
-import { ConnectionWriter } from './writer.ts'
+import { ConnectionWriter, MAX_BATCH_BYTES } from './writer.ts'
 import { yieldToEventLoop } from './yield.ts'
 import type { MuxadoConfig, MuxadoInit } from './config.ts'
 import type { WindowTuning } from './flow.ts'
@@ -46,6 +46,9 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   /** the session's own streams (heartbeats): never FINed or RST, ended locally with the session */
   private readonly hiddenStreams = new Set<MuxadoStream>()
   private decodeScheduled = false
+  /** streams waiting for the connection resume in a later task */
+  private resumeScheduled = false
+  private wakeTurn = 0
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
   private readonly streamsWithPending = new Set<MuxadoStream>()
   private finishScheduled = false
@@ -98,13 +101,14 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     })
     maConn.addEventListener('drain', () => {
       this.writer.onDrain()
-      this.resumeWaitingStreams()
+      if (!this.resumeScheduled) { this.resumeWaitingStreams() }
     })
     this.streamSession = {
       enqueue: (bytes) => { this.writer.enqueue(bytes) },
       enqueueData: (streamId, data, bytes) => { this.writer.enqueueData(streamId, data, bytes) },
       isWritable: () => !this.maConn.writableNeedsDrain,
       waitForDrain: (stream) => { this.waitingForDrain.add(stream) },
+      wakeTurn: () => this.wakeTurn,
       isOpen: () => this.status === 'open',
       chargeStreamReset: () => this.chargeStreamReset()
     }
@@ -238,15 +242,26 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   }
 
   /**
-   * The connection drained: streams that were refused take turns, each sending until the
-   * connection refuses again (it then waits at the back), so none waits behind a busy one
+   * The connection drained: waiting streams take turns, each sending until the connection refuses
+   * again (it then waits at the back), so none waits behind a busy one. A stream with nothing
+   * queued tells its writer to write, which happens a few microtasks later: once the writers
+   * woken are likely to fill a batch, the rest wait for the next task, holding nothing, rather
+   * than all being woken to write into a connection that is full by then.
    */
-  private resumeWaitingStreams (): void {
+  private readonly resumeWaitingStreams = (): void => {
+    this.resumeScheduled = false
+    this.wakeTurn++
     let turns = this.waitingForDrain.size
+    let expected = 0
     for (const stream of this.waitingForDrain) {
       if (turns-- === 0 || this.maConn.writableNeedsDrain) { return }
+      if (expected >= MAX_BATCH_BYTES) {
+        this.resumeScheduled = true
+        yieldToEventLoop(this.resumeWaitingStreams)
+        return
+      }
       this.waitingForDrain.delete(stream)
-      stream[resumeAfterDrain]()
+      expected += stream[resumeAfterDrain]()
     }
   }
 

@@ -24,6 +24,8 @@ export interface StreamSession {
    * after the streams that started waiting before it. Waiting twice keeps the first place.
    */
   waitForDrain(stream: MuxadoStream): void
+  /** counts the session's turns of resuming waiting streams */
+  wakeTurn(): number
   /** false once the session is going down and per-stream frames are pointless */
   isOpen(): boolean
   /** spend the churn budget for a reset the peer caused; false when that ended the session */
@@ -68,6 +70,13 @@ export class MuxadoStream extends AbstractStream {
   /** set when the peer never saw this stream, so an RST for it would be a protocol error there */
   private unseenByPeer = false
   private resumeScheduled = false
+  /**
+   * the session's wake turn in which 'drain' told the writer to write, until it writes: in that
+   * turn, others filling the connection do not stop it first
+   */
+  private wokenInTurn = -1
+  /** bytes the application wrote since 'drain' last told it to: what it is likely to write when told again */
+  private writtenSinceWake = 0
   /** full DATA frames of a write whose last frame has not been decoded yet */
   private readonly pending: Array<Uint8Array | Uint8ArrayList> = []
 
@@ -99,6 +108,8 @@ export class MuxadoStream extends AbstractStream {
    * test/upstream.spec.ts pins the base-class fields read here.
    */
   send (data: Uint8Array | Uint8ArrayList): boolean {
+    this.wokenInTurn = -1
+    this.writtenSinceWake += data.byteLength
     if (this.writeStatus !== 'writable' || this.writableNeedsDrain || this.sendingData ||
       this.writeBuffer.byteLength > 0 || this.maxMessageSize != null || data.byteLength === 0 ||
       data.byteLength > Math.min(this.sendWindow, MAX_FRAMED_AT_ONCE) || !this.session.isWritable()) {
@@ -275,27 +286,38 @@ export class MuxadoStream extends AbstractStream {
     }
   }
 
-  /** The connection drained and it is this stream's turn */
-  [resumeAfterDrain] (): void {
-    this.resumeSending()
+  /**
+   * The connection drained and it is this stream's turn. Returns the bytes its writer, told to
+   * write, is likely to hand over now: as much as after the last time (a writer that writes until
+   * refused, a whole batch), at most the window; 0 when it was not told.
+   */
+  [resumeAfterDrain] (): number {
+    if (!this.resumeSending()) { return 0 }
+    this.wokenInTurn = this.session.wakeTurn()
+    const expected = Math.min(this.writtenSinceWake > 0 ? this.writtenSinceWake : Infinity, this.sendWindow)
+    this.writtenSinceWake = 0
+    return expected
   }
 
   /**
    * Send what the window now allows; 'drain' only once the write buffer is empty (see
-   * onMuxerDrain). With no window the peer's grant resumes the stream instead.
+   * onMuxerDrain). With no window the peer's grant resumes the stream instead. True when
+   * 'drain' told the writer to write.
    */
-  private resumeSending (): void {
+  private resumeSending (): boolean {
     if (!this.writableNeedsDrain || this.sendWindow === 0) {
-      return
+      return false
     }
     this.writableNeedsDrain = false
     try {
       if (this.processSendQueue() && this.writeBufferLength === 0) {
         this.safeDispatchEvent('drain')
+        return true
       }
     } catch (err) {
       this.log.error('resuming the send queue failed - %e', err)
     }
+    return false
   }
 
   /** A stream fault the peer caused: reset this stream only, unless the peer keeps doing it */
@@ -344,11 +366,13 @@ export class MuxadoStream extends AbstractStream {
   onMuxerDrain (): void {}
 
   /**
-   * The base class marks every stream when the connection refuses data, so a writer that was just
-   * told 'drain' would wait a second time before its next write. A stream instead finds out when
-   * it next frames data (`send`, `sendData`), and only a stream with data refused waits.
+   * The connection refused data: every stream waits its turn, so a writer holds its next write
+   * instead of parking it here. A writer just told 'drain' is the exception: it was woken to
+   * write, and the base class marking it again would only make it wait twice for one write.
    */
-  onMuxerNeedsDrain (): void {}
+  onMuxerNeedsDrain (): void {
+    if (this.wokenInTurn !== this.session.wakeTurn()) { this.waitForConnection() }
+  }
 
   /**
    * The base class's close() waits for 'idle' and then for 'drain'; an abort meanwhile fires

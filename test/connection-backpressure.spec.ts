@@ -75,19 +75,66 @@ describe('connection backpressure', () => {
     expect(peer.sessionError).to.equal(undefined)
   })
 
-  it('a stream with nothing to send is not held back for others: it waits only when its own write is refused', async () => {
+  it('a stream that has not written is told to wait while the connection is full, so its first write is not held in memory', async () => {
     const peer = new RawPeer('client')
     const [busy, idle] = await streamsWithWindow(peer, 2, 2 * MiB)
     peer.stopReading()
     await peer.settle()
     busy.send(new Uint8Array(2 * MiB))
     await peer.settle()
-    expect(busy.writableNeedsDrain, 'the stream whose data the connection refused waits').to.equal(true)
-    expect(idle.writableNeedsDrain, 'a stream that sent nothing has nothing to wait for').to.equal(false)
-    expect(idle.send(new Uint8Array(64 * KiB)), 'its first write is held for the connection').to.equal(false)
-    expect(idle.writableNeedsDrain).to.equal(true)
+    expect(busy.writableNeedsDrain).to.equal(true)
+    expect(idle.writableNeedsDrain, 'the idle stream waits too').to.equal(true)
+    expect(idle.writeBufferLength).to.equal(0)
+    const drained = new Promise(resolve => idle.addEventListener('drain', resolve, { once: true }))
     peer.resumeReading()
-    await until(() => dataBytesHanded(peer, idle.streamId) === 64 * KiB, 'the held write handed over once the connection drained')
+    await drained
+    expect(idle.send(new Uint8Array(64 * KiB))).to.equal(true)
+    await until(() => dataBytesHanded(peer, idle.streamId) === 64 * KiB, 'its write handed over')
+  })
+
+  it('on drain, writers are woken about a batch at a time: those still waiting hold no write of theirs', async () => {
+    const peer = new RawPeer('client')
+    const streams = await streamsWithWindow(peer, 32, 2 * MiB)
+    const writes = 8
+    let parkedPeak = 0
+    const connection = peer.muxerConnection
+    const send = connection.send.bind(connection)
+    connection.send = (data) => {
+      parkedPeak = Math.max(parkedPeak, streams.reduce((sum, s) => sum + s.writeBufferLength, 0))
+      return send(data)
+    }
+    await Promise.all(streams.map(async (stream) => {
+      for (let sent = 0; sent < writes;) {
+        if (stream.writableNeedsDrain) {
+          await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+          continue
+        }
+        stream.send(new Uint8Array(64 * KiB))
+        sent++
+      }
+    }))
+    await until(() => streams.every(s => dataBytesHanded(peer, s.streamId) === writes * 64 * KiB), 'every write handed to the connection')
+    // a batch's worth of writers woken at once, each of which may find the connection full
+    expect(parkedPeak, 'bytes held in stream write buffers at most').to.be.at.most(8 * 64 * KiB)
+  })
+
+  it('writers woken that write nothing do not hold back the streams waiting behind them', async () => {
+    const peer = new RawPeer('client')
+    const streams = await streamsWithWindow(peer, 12, 2 * MiB)
+    const [filler, ...idle] = streams.slice(0, 9)
+    const writers = streams.slice(9)
+    peer.stopReading()
+    await peer.settle()
+    filler.send(new Uint8Array(2 * MiB))
+    await peer.settle()
+    expect(writers.every(s => s.writableNeedsDrain)).to.equal(true)
+    // the idle streams are woken first and never write; the writers behind them must still get their turn
+    expect(idle.every(s => s.writableNeedsDrain)).to.equal(true)
+    const drained = writers.map(async s => new Promise(resolve => s.addEventListener('drain', resolve, { once: true })))
+    peer.resumeReading()
+    await Promise.all(drained)
+    for (const s of writers) { s.send(new Uint8Array(KiB)) }
+    await until(() => writers.every(s => dataBytesHanded(peer, s.streamId) === KiB), 'the writers\' data handed over')
   })
 
   it('each refused write costs its writer one wait for drain, however many streams share the connection', async () => {
