@@ -230,7 +230,8 @@ describe('delivery of received data', () => {
       for (const frame of writes.flatMap(write => dataFrames(3, write))) {
         wireAt += frame.byteLength
         payloadAt += frame.byteLength - 8
-        if (cuts.some(cut => cut >= wireAt && cut < wireAt + 8)) { allowedEnds.add(payloadAt) }
+        const frameEnd = wireAt
+        if (cuts.some(cut => cut >= frameEnd && cut < frameEnd + 8)) { allowedEnds.add(payloadAt) }
       }
       for (const end of messageEnds) {
         expect(allowedEnds.has(end), `a message ends inside a write only at a chunk's end between frames (${end})`).to.equal(true)
