@@ -48,6 +48,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private decodeScheduled = false
   /** streams waiting for the connection resume in a later task */
   private resumeScheduled = false
+  /** counts the runs of `resumeWaitingStreams`: a writer woken in the current one is not stopped again before it writes */
   private wakeTurn = 0
   /** streams holding full DATA frames of the chunk being decoded, handed over once it is done */
   private readonly streamsWithPending = new Set<MuxadoStream>()
