@@ -12,7 +12,9 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
-export type TransportName = 'tcp' | 'memlite' | 'memwhole'
+export const TRANSPORTS = ['tcp', 'memlite', 'memwhole'] as const
+
+export type TransportName = typeof TRANSPORTS[number]
 
 export interface SocketPair {
   client: net.Socket

@@ -19,12 +19,11 @@ import { parseArgs } from 'node:util'
 import { newest, summary } from './cpuprofile.ts'
 import { progress } from './harness.ts'
 import { MUXERS } from './muxers.ts'
-import { LoopbackServer } from './pairs.ts'
+import { LoopbackServer, TRANSPORTS } from './pairs.ts'
 import { CHUNK, bulkOnce } from './scenarios/bulk.ts'
 import { createPair, noiseBulkOnce, stopPair } from './scenarios/noise.ts'
 import type { Window } from './cpuprofile.ts'
 import type { MuxerName } from './muxers.ts'
-import type { TransportName } from './pairs.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -52,8 +51,9 @@ if (args.summarise != null) {
 
 const muxer = args.muxer as MuxerName
 if (!MUXERS.includes(muxer)) { throw new Error(`--muxer must be one of ${MUXERS.join(', ')}`) }
-if (!['tcp', 'memlite', 'memwhole', 'noise'].includes(args.transport)) { throw new Error('--transport must be tcp, memlite, memwhole or noise') }
-const transport = args.transport as TransportName | 'noise'
+const transports = [...TRANSPORTS, 'noise'] as const
+const transport = args.transport as typeof transports[number]
+if (!transports.includes(transport)) { throw new Error(`--transport must be one of ${transports.join(', ')}`) }
 
 const total = Number(args.mib) * 1024 * 1024
 const chunk = new Uint8Array(CHUNK).fill(7)
