@@ -13,7 +13,7 @@ import { RttEstimator } from './rtt.ts'
 import { MuxadoStream, abortUnseen, deliverPending, receiveData, receiveReset, receiveWindowIncrement, resumeAfterDrain } from './stream.ts'
 import { profileTransport } from './transport.ts'
 import { ConnectionWriter, MAX_BATCH_BYTES } from './writer.ts'
-import { yieldToEventLoop } from './yield.ts'
+import { runInMicrotask, yieldToEventLoop } from './yield.ts'
 import type { MuxadoConfig, MuxadoInit } from './config.ts'
 import type { WindowTuning } from './flow.ts'
 import type { FrameHandler } from './protocol/decode.ts'
@@ -302,7 +302,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   private finishChunkLater (): void {
     if (this.finishScheduled || this.streamsWithPending.size === 0) { return }
     this.finishScheduled = true
-    queueMicrotask(this.finishChunk)
+    runInMicrotask(this.finishChunk)
   }
 
   /**

@@ -7,6 +7,7 @@ import { ReceiveWindow } from './flow.ts'
 import { ErrorCode, INITIAL_WINDOW, MAX_PAYLOAD, MAX_UINT31 } from './protocol/constants.ts'
 import { encodeDataHeader, encodeRst, encodeSyn, encodeWndinc } from './protocol/encode.ts'
 import { MAX_BATCH_BYTES } from './writer.ts'
+import { runInMicrotask } from './yield.ts'
 import type { WindowTuning } from './flow.ts'
 import type { AbortOptions, StreamCloseEvent } from '@libp2p/interface'
 import type { AbstractStreamInit, SendResult } from '@libp2p/utils'
@@ -262,7 +263,7 @@ export class MuxadoStream extends AbstractStream {
     // WNDINCs decoded in one turn add up before we send: 1-byte grants do not make 1-byte frames
     if (!this.resumeScheduled) {
       this.resumeScheduled = true
-      queueMicrotask(() => {
+      runInMicrotask(() => {
         this.resumeScheduled = false
         if (this.session.isWritable()) {
           this.resumeSending()

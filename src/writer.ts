@@ -2,6 +2,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
 import { FrameType, HEADER_LENGTH } from './protocol/constants.ts'
 import { encodeDataHeader, splitIntoFrames, writeHeader } from './protocol/encode.ts'
+import { runInMicrotask } from './yield.ts'
 import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
 
@@ -129,7 +130,7 @@ export class ConnectionWriter {
       this.flush()
     } else if (!this.flushScheduled && this.bytes > 0) {
       this.flushScheduled = true
-      queueMicrotask(this.flush)
+      runInMicrotask(this.flush)
     }
   }
 
@@ -138,7 +139,7 @@ export class ConnectionWriter {
     this.urgent.push(bytes)
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      queueMicrotask(this.flush)
+      runInMicrotask(this.flush)
     }
   }
 

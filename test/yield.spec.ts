@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { yieldToEventLoop } from '../src/yield.ts'
+import { runInMicrotask, yieldToEventLoop } from '../src/yield.ts'
 import { RawPeer, wndincFlood } from './helpers/raw-peer.ts'
 
 async function yieldOnce (): Promise<void> {
@@ -43,5 +43,18 @@ describe('yieldToEventLoop', () => {
     const elapsed = performance.now() - started
     expect(elapsed, 'ms for 100,000 frames').to.be.below(2000)
     peer.muxer.abort(new Error('test over'))
+  })
+})
+
+describe('runInMicrotask', () => {
+  it('runs after the caller, in order with other microtasks, before the next task', async () => {
+    const order: string[] = []
+    yieldToEventLoop(() => { order.push('task') })
+    runInMicrotask(() => { order.push('first') })
+    queueMicrotask(() => { order.push('queued') })
+    runInMicrotask(() => { order.push('second') })
+    order.push('caller')
+    await yieldOnce()
+    expect(order).to.deep.equal(['caller', 'first', 'queued', 'second', 'task'])
   })
 })
