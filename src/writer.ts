@@ -209,7 +209,8 @@ export class ConnectionWriter {
     }
     this.bytes += view.byteLength
     const last = this.views[this.views.length - 1]
-    if (last?.buffer === view.buffer && last.byteOffset + last.byteLength === view.byteOffset) {
+    // offsets first: they rule out almost every pair without reading `buffer`
+    if (last != null && last.byteOffset + last.byteLength === view.byteOffset && last.buffer === view.buffer) {
       this.views[this.views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + view.byteLength)
       return
     }
