@@ -63,7 +63,7 @@ export interface ConnectionWriterInit {
  */
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
-  private views: Uint8Array[] = []
+  private readonly views: Uint8Array[] = []
   /** the scratch buffer frames are written into, when the connection lets buffers be reused */
   private batch?: Uint8Array
   /** heartbeat frames: they go out ahead of the batch so a ping does not wait behind DATA */
@@ -98,7 +98,7 @@ export class ConnectionWriter {
   /** Queue the first `bytes` bytes of `data` as DATA frames of `streamId` */
   enqueueData (streamId: number, data: Uint8Array | Uint8ArrayList, bytes: number): void {
     this.framingStream = streamId
-    splitIntoFrames(data, bytes, this.queueDataHeader, this.queuePiece)
+    splitIntoFrames(data, bytes, this.queueDataHeader, this.queuePayload)
     this.batchQueued()
   }
 
@@ -121,6 +121,17 @@ export class ConnectionWriter {
       return
     }
     batch.set(view, this.bytes)
+    this.bytes += view.byteLength
+  }
+
+  /** A payload piece: it follows its header, so unlike a control frame it never merges with the view before it */
+  private readonly queuePayload = (view: Uint8Array): void => {
+    const batch = this.batchWithRoom(view.byteLength)
+    if (batch == null) {
+      this.views.push(view)
+    } else {
+      batch.set(view, this.bytes)
+    }
     this.bytes += view.byteLength
   }
 
@@ -225,20 +236,22 @@ export class ConnectionWriter {
       this.batch = undefined
       return batch
     }
+    // the array is reused: what is sent holds the views, not the array
     const views = this.views
-    this.views = []
+    let out: Uint8Array | Uint8ArrayList
     if (views.length === 1) {
-      return views[0]
+      out = views[0]
+    } else if (this.init.transport.sendsViews) {
+      out = new Uint8ArrayList(...views)
+    } else {
+      out = takeFreshMemory(length)
+      let offset = 0
+      for (const view of views) {
+        out.set(view, offset)
+        offset += view.byteLength
+      }
     }
-    if (this.init.transport.sendsViews) {
-      return new Uint8ArrayList(...views)
-    }
-    const out = takeFreshMemory(length)
-    let offset = 0
-    for (const view of views) {
-      out.set(view, offset)
-      offset += view.byteLength
-    }
+    views.length = 0
     return out
   }
 
