@@ -33,6 +33,19 @@ function trackParkedBytes (peer: RawPeer): () => number {
   return () => peak
 }
 
+/** A strict writer, as libp2p's docs ask: `writes` sends of 64 KiB, waiting for 'drain' whenever the stream says so */
+async function writeStrictly (stream: MuxadoStream, writes: number, onWait = (): void => {}): Promise<void> {
+  for (let sent = 0; sent < writes;) {
+    if (stream.writableNeedsDrain) {
+      onWait()
+      await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
+      continue
+    }
+    stream.send(new Uint8Array(64 * KiB))
+    sent++
+  }
+}
+
 function dataBytesHanded (peer: RawPeer, streamId: number): number {
   return peer.handedFrames
     .filter(f => f.type === FrameType.DATA && f.streamId === streamId)
@@ -103,16 +116,7 @@ describe('connection backpressure', () => {
       parkedPeak = Math.max(parkedPeak, streams.reduce((sum, s) => sum + s.writeBufferLength, 0))
       return send(data)
     }
-    await Promise.all(streams.map(async (stream) => {
-      for (let sent = 0; sent < writes;) {
-        if (stream.writableNeedsDrain) {
-          await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
-          continue
-        }
-        stream.send(new Uint8Array(64 * KiB))
-        sent++
-      }
-    }))
+    await Promise.all(streams.map(async stream => { await writeStrictly(stream, writes) }))
     await until(() => streams.every(s => dataBytesHanded(peer, s.streamId) === writes * 64 * KiB), 'every write handed to the connection')
     // a batch's worth of writers woken at once, each of which may find the connection full
     expect(parkedPeak, 'bytes held in stream write buffers at most').to.be.at.most(8 * 64 * KiB)
@@ -142,18 +146,7 @@ describe('connection backpressure', () => {
     const streams = await streamsWithWindow(peer, 16, 2 * MiB)
     const writes = 16
     let waits = 0
-    await Promise.all(streams.map(async (stream) => {
-      // a strict writer, as libp2p's docs ask: wait for 'drain' whenever the stream says so
-      for (let sent = 0; sent < writes;) {
-        if (stream.writableNeedsDrain) {
-          waits++
-          await new Promise(resolve => stream.addEventListener('drain', resolve, { once: true }))
-          continue
-        }
-        stream.send(new Uint8Array(64 * KiB))
-        sent++
-      }
-    }))
+    await Promise.all(streams.map(async stream => { await writeStrictly(stream, writes, () => { waits++ }) }))
     await until(() => streams.every(s => dataBytesHanded(peer, s.streamId) === writes * 64 * KiB), 'every write handed to the connection')
     expect(waits, 'waits for drain, against the writes that were refused at most once each').to.be.above(0).and.at.most(streams.length * writes)
   })
