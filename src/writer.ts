@@ -89,9 +89,15 @@ export class ConnectionWriter {
     this.init = init
   }
 
-  /** Queue a frame, or a piece of one no longer than a frame */
+  /** Queue a frame, or a piece of one no longer than a frame; as views, frames cut back to back from the encoder's slab merge */
   enqueue (bytes: Uint8Array): void {
-    this.queuePiece(bytes)
+    const batch = this.batchWithRoom(bytes.byteLength)
+    if (batch == null) {
+      this.push(bytes)
+    } else {
+      batch.set(bytes, this.bytes)
+      this.bytes += bytes.byteLength
+    }
     this.batchQueued()
   }
 
@@ -112,16 +118,6 @@ export class ConnectionWriter {
     }
     writeHeader(batch, this.bytes, FrameType.DATA, 0, this.framingStream, length)
     this.bytes += HEADER_LENGTH
-  }
-
-  private readonly queuePiece = (view: Uint8Array): void => {
-    const batch = this.batchWithRoom(view.byteLength)
-    if (batch == null) {
-      this.push(view)
-      return
-    }
-    batch.set(view, this.bytes)
-    this.bytes += view.byteLength
   }
 
   /** A payload piece: it follows its header, so unlike a control frame it never merges with the view before it */
