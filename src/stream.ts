@@ -223,9 +223,15 @@ export class MuxadoStream extends AbstractStream {
   [deliverPending] (): void {
     const pieces = this.pending
     if (pieces.length === 0) { return }
-    const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
-    // emptied in place: a new array per message would be garbage on every DATA frame
-    pieces.length = 0
+    let payload: Uint8Array | Uint8ArrayList
+    // emptied in place: a new array per message would be garbage on every DATA frame. `pop()`
+    // for the usual single piece: setting `length` is a call into the runtime
+    if (pieces.length === 1) {
+      payload = pieces.pop() as Uint8Array | Uint8ArrayList
+    } else {
+      payload = new Uint8ArrayList(...pieces)
+      pieces.length = 0
+    }
     if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
       // the payload itself: through the base class's read buffer a Uint8Array would arrive
       // wrapped in a new Uint8ArrayList

@@ -78,10 +78,10 @@ export class ConnectionWriter {
   private flushScheduled = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
-  /** scratch buffers the connection has finished with */
-  private readonly idleScratch: Uint8Array[] = []
-  /** scratch buffers handed to the connection, which may still hold them */
-  private readonly heldScratch: Uint8Array[] = []
+  /** the session's scratch buffers, allocated as needed up to MAX_SCRATCH_BUFFERS */
+  private readonly scratch: Uint8Array[] = []
+  /** how many of `scratch`, from the first, are handed to the connection, which may still hold them */
+  private scratchHeld = 0
   /** inside `send()`: what the connection reports then is about the batch it is taking */
   private sending = false
 
@@ -270,11 +270,13 @@ export class ConnectionWriter {
     const finishedWithSent = this.init.transport.finishedWithSent
     if (finishedWithSent == null) { return undefined }
     // a connection that holds nothing now has finished with every scratch buffer it was handed
-    if (this.heldScratch.length > 0 && !this.sending && finishedWithSent()) {
-      this.idleScratch.push(...this.heldScratch.splice(0))
+    if (this.scratchHeld > 0 && !this.sending && finishedWithSent()) {
+      this.scratchHeld = 0
     }
-    const scratch = this.idleScratch.pop() ?? (this.heldScratch.length < MAX_SCRATCH_BUFFERS ? allocUnsafe(SCRATCH_SIZE) : undefined)
-    if (scratch != null) { this.heldScratch.push(scratch) }
-    return scratch
+    if (this.scratchHeld === this.scratch.length) {
+      if (this.scratch.length === MAX_SCRATCH_BUFFERS) { return undefined }
+      this.scratch.push(allocUnsafe(SCRATCH_SIZE))
+    }
+    return this.scratch[this.scratchHeld++]
   }
 }
