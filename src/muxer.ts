@@ -281,6 +281,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     this.decodeScheduled = false
     // a closing session still needs the peer's frames: its WNDINCs let pending data out
     if (this.status === 'closed') { return }
+    this.writer.whileDispatching(this.decodeBuffered)
+  }
+
+  private readonly decodeBuffered = (): void => {
     try {
       const handled = this.decoder.decode(this.frameHandler, this.config.maxFramesPerTurn)
       this.finishChunkLater()
@@ -312,6 +316,10 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
    */
   private readonly finishChunk = (): void => {
     this.finishScheduled = false
+    this.writer.whileDispatching(this.handOverAllButArriving)
+  }
+
+  private readonly handOverAllButArriving = (): void => {
     this.handOverPending(this.decoder.dataArrivingFor)
   }
 

@@ -50,7 +50,8 @@ export interface ConnectionWriterInit {
 
 /**
  * The session's write path. Frames queued during one event-loop turn go to the connection in
- * one `send()`, flushed from a microtask so latency does not suffer. A muxado frame carries at
+ * one `send()`, flushed from a microtask so latency does not suffer, or, for frames queued while
+ * the session dispatches what it received (`whileDispatching`), as soon as that returns. A muxado frame carries at
  * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
  * writes each piece separately (TCP, Noise) gets the batch in one buffer, which costs less than
  * a write per piece; others get the pieces as they are (`TransportProfile` says which).
@@ -76,6 +77,8 @@ export class ConnectionWriter {
    */
   private framingStream = 0
   private flushScheduled = false
+  /** inside `whileDispatching`: a flush waits for its end instead of a microtask */
+  private dispatching = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private ended = false
   /** the session's scratch buffers, allocated as needed up to MAX_SCRATCH_BUFFERS */
@@ -135,19 +138,40 @@ export class ConnectionWriter {
   private batchQueued (): void {
     if (this.bytes >= MAX_BATCH_BYTES) {
       this.flush()
-    } else if (!this.flushScheduled && this.bytes > 0) {
-      this.flushScheduled = true
-      runInMicrotask(this.flush)
+    } else if (this.bytes > 0) {
+      this.scheduleFlush()
+    }
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushScheduled) { return }
+    this.flushScheduled = true
+    if (!this.dispatching) { runInMicrotask(this.flush) }
+  }
+
+  /**
+   * Run `dispatch` (the session handing incoming frames to streams and their listeners) and send
+   * what it queued as soon as it returns: a reply written from a 'message' listener then leaves
+   * without waiting for a microtask, in the same batch as the window updates the frames caused
+   */
+  whileDispatching (dispatch: () => void): void {
+    if (this.dispatching) {
+      dispatch()
+      return
+    }
+    this.dispatching = true
+    try {
+      dispatch()
+    } finally {
+      this.dispatching = false
+      if (this.flushScheduled) { this.flush() }
     }
   }
 
   /** Queue a frame ahead of everything `enqueue` queued in this turn */
   enqueueUrgent (bytes: Uint8Array): void {
     this.urgent.push(bytes)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      runInMicrotask(this.flush)
-    }
+    this.scheduleFlush()
   }
 
   /** Send everything queued now */

@@ -284,6 +284,25 @@ describe('delivery of received data', () => {
     }
   })
 
+  it('a reply sent from a message listener reaches the connection while the chunk that caused it is dispatched, not a microtask later', async () => {
+    const peer = new RawPeer('server')
+    const opened = peer.nextStream()
+    peer.send(encodeSyn(3))
+    const stream = await opened
+    stream.addEventListener('message', (evt) => { stream.send(evt.data) })
+    let writesWhenDispatched: number | undefined
+    // listeners run in the order they were added: this one right after the muxer's own
+    peer.muxerConnection.addEventListener('message', () => { writesWhenDispatched = peer.writes })
+    const writesBefore = peer.writes
+    peer.send(dataFrame(3, bytes(64, 7)))
+    await until(() => writesWhenDispatched != null, 'the chunk to be dispatched')
+
+    expect(writesWhenDispatched).to.equal(writesBefore + 1)
+    await until(() => peer.framesOf(FrameType.DATA, 3).length === 1, 'the echo')
+    expect(peer.framesOf(FrameType.DATA, 3)[0].payload).to.deep.equal(bytes(64, 7))
+    peer.muxer.abort(new Error('test over'))
+  })
+
   it('a paused for await reader still gets its buffered data when the stream closes cleanly meanwhile', async () => {
     const peer = new RawPeer('server')
     const opened = peer.nextStream()

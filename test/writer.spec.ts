@@ -51,6 +51,52 @@ describe('ConnectionWriter: scratch buffers', () => {
   })
 })
 
+describe('ConnectionWriter: frames queued while dispatching', () => {
+  it('go out in one send as soon as the dispatch returns, not from a microtask', async () => {
+    const { writer, sent } = writerOver(() => false)
+    writer.whileDispatching(() => {
+      writer.enqueue(new Uint8Array(8).fill(1))
+      writer.enqueue(new Uint8Array(12).fill(2))
+      expect(sent, 'nothing before the dispatch returns').to.have.lengthOf(0)
+    })
+    expect(sent, 'one send on return').to.have.lengthOf(1)
+    expect(sent[0].byteLength).to.equal(20)
+    await Promise.resolve()
+    expect(sent, 'no second send from the microtask').to.have.lengthOf(1)
+  })
+
+  it('outside a dispatch they wait for a microtask', async () => {
+    const { writer, sent } = writerOver(() => false)
+    writer.enqueue(new Uint8Array(8))
+    expect(sent).to.have.lengthOf(0)
+    await Promise.resolve()
+    expect(sent).to.have.lengthOf(1)
+  })
+
+  it('a nested dispatch leaves the send to the outer one', () => {
+    const { writer, sent } = writerOver(() => false)
+    writer.whileDispatching(() => {
+      writer.whileDispatching(() => { writer.enqueue(new Uint8Array(8).fill(1)) })
+      expect(sent, 'not sent by the inner dispatch').to.have.lengthOf(0)
+      writer.enqueue(new Uint8Array(8).fill(2))
+    })
+    expect(sent).to.have.lengthOf(1)
+    expect(sent[0].byteLength).to.equal(16)
+  })
+
+  it('a dispatch that throws still sends what it queued, and the error reaches the caller', () => {
+    const { writer, sent } = writerOver(() => false)
+    expect(() => {
+      writer.whileDispatching(() => {
+        writer.enqueue(new Uint8Array(8).fill(3))
+        throw new Error('handler failed')
+      })
+    }).to.throw('handler failed')
+    expect(sent).to.have.lengthOf(1)
+    expect(sent[0][0]).to.equal(3)
+  })
+})
+
 /** `data` as a list cut at `cuts` (those inside it), or itself when nothing cuts it */
 function cutAt (data: Uint8Array, cuts: number[]): Uint8Array | Uint8ArrayList {
   const at = [0, ...cuts.filter(c => c < data.byteLength).sort((a, b) => a - b), data.byteLength]
