@@ -38,6 +38,8 @@ export class FrameDecoder {
   private buffered = 0
   /** copies a header or control body that straddles chunks */
   private readonly scratch = new Uint8Array(HEADER_LENGTH)
+  /** where in the buffer `consumeBytes` returned the bytes start: a field, not a tuple, so no array is made per frame */
+  private consumedAt = 0
 
   /** the header of the frame whose body has not fully arrived yet */
   private type: number = NO_FRAME
@@ -94,7 +96,8 @@ export class FrameDecoder {
   }
 
   private readHeader (): void {
-    const [buf, at] = this.consumeBytes(HEADER_LENGTH)
+    const buf = this.consumeBytes(HEADER_LENGTH)
+    const at = this.consumedAt
     const length = ((buf[at] & 0x3f) << 8) | buf[at + 1]
     const flags = buf[at + 2]
     const type = buf[at + 3] & 0x1f
@@ -142,8 +145,8 @@ export class FrameDecoder {
       let priority = 0
       let streamType = 0
       if (bodyLength > 0) {
-        const [buf, at] = this.consumeBytes(bodyLength)
-        let field = at
+        const buf = this.consumeBytes(bodyLength)
+        let field = this.consumedAt
         if ((flags & Flag.PRIORITY) !== 0) { priority = readUint32(buf, field); field += 4 }
         if ((flags & Flag.TYPE) !== 0) { streamType = readUint32(buf, field) }
       }
@@ -151,7 +154,8 @@ export class FrameDecoder {
       return
     }
 
-    const [buf, at] = this.consumeBytes(bodyLength)
+    const buf = this.consumeBytes(bodyLength)
+    const at = this.consumedAt
     if (type === FrameType.RST) {
       handler.onRst(streamId, readUint32(buf, at))
     } else if (type === FrameType.WNDINC) {
@@ -162,15 +166,15 @@ export class FrameDecoder {
   }
 
   /**
-   * Consume `length` (≤ 8) bytes and return where to read them: the input chunk itself when
-   * they are contiguous, otherwise a copy in the scratch buffer.
+   * Consume `length` (≤ 8) bytes and return the buffer to read them from, at `consumedAt`: the
+   * input chunk itself when they are contiguous, otherwise a copy in the scratch buffer.
    */
-  private consumeBytes (length: number): [Uint8Array, number] {
+  private consumeBytes (length: number): Uint8Array {
     const head = this.chunks[0]
     if (head.byteLength - this.offset >= length) {
-      const at = this.offset
+      this.consumedAt = this.offset
       this.skip(length)
-      return [head, at]
+      return head
     }
     let copied = 0
     while (copied < length) {
@@ -180,7 +184,8 @@ export class FrameDecoder {
       copied += n
       this.skip(n)
     }
-    return [this.scratch, 0]
+    this.consumedAt = 0
+    return this.scratch
   }
 
   /** Consume `length` bytes as a view: one subarray when contiguous, else a list of subarrays */
