@@ -203,11 +203,16 @@ export class MuxadoStream extends AbstractStream {
         this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return false
       }
-      this.pending.push(payload)
-      if (payload.byteLength < MAX_PAYLOAD) {
-        this[deliverPending]()
+      if (payload.byteLength < MAX_PAYLOAD && this.pending.length === 0) {
+        // a whole write in one frame: nothing to gather
+        this.deliver(payload)
       } else {
-        waiting = this.pending.length === 1
+        this.pending.push(payload)
+        if (payload.byteLength < MAX_PAYLOAD) {
+          this[deliverPending]()
+        } else {
+          waiting = this.pending.length === 1
+        }
       }
     }
     // A repeated FIN is normal from Go (HalfClose then Close)
@@ -232,6 +237,11 @@ export class MuxadoStream extends AbstractStream {
       payload = new Uint8ArrayList(...pieces)
       pieces.length = 0
     }
+    this.deliver(payload)
+  }
+
+  /** Hand one message to the reader */
+  private deliver (payload: Uint8Array | Uint8ArrayList): void {
     if (this.readBuffer.byteLength === 0 && this.readStatus === 'readable' && this.listenerCount('message') > 0) {
       // the payload itself: through the base class's read buffer a Uint8Array would arrive
       // wrapped in a new Uint8ArrayList
