@@ -15,6 +15,8 @@ export interface FrameHandler {
 
 const NO_FRAME = -1
 const EMPTY = new Uint8Array(0)
+/** a connection that always leaves a frame straddling its chunks never empties the queue: it is moved up this often */
+const COMPACT_AT = 64
 
 function readUint32 (buf: Uint8Array, offset: number): number {
   return buf[offset] * 0x1000000 + ((buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3])
@@ -32,8 +34,15 @@ function synBodyLength (flags: number): number {
  * peer declared: bodies are at most 16383 bytes and DATA payloads are views of the input.
  */
 export class FrameDecoder {
+  /**
+   * A queue of the chunks pushed and not yet read: `chunks[first]` to `chunks[end - 1]`. Read
+   * slots are cleared and reused, not shifted out: a shift moves every chunk behind it, per chunk
+   */
   private readonly chunks: Uint8Array[] = []
-  /** read position inside `chunks[0]` */
+  /** the chunk being read */
+  private first = 0
+  private end = 0
+  /** read position inside `chunks[first]` */
   private offset = 0
   private buffered = 0
   /** copies a header or control body that straddles chunks */
@@ -91,7 +100,12 @@ export class FrameDecoder {
 
   private append (buf: Uint8Array): void {
     if (buf.byteLength === 0) { return }
-    this.chunks.push(buf)
+    if (this.end === this.chunks.length) {
+      this.chunks.push(buf)
+    } else {
+      this.chunks[this.end] = buf
+    }
+    this.end++
     this.buffered += buf.byteLength
   }
 
@@ -170,7 +184,7 @@ export class FrameDecoder {
    * input chunk itself when they are contiguous, otherwise a copy in the scratch buffer.
    */
   private consumeBytes (length: number): Uint8Array {
-    const head = this.chunks[0]
+    const head = this.chunks[this.first]
     if (head.byteLength - this.offset >= length) {
       this.consumedAt = this.offset
       this.skip(length)
@@ -178,7 +192,7 @@ export class FrameDecoder {
     }
     let copied = 0
     while (copied < length) {
-      const chunk = this.chunks[0]
+      const chunk = this.chunks[this.first]
       const n = Math.min(length - copied, chunk.byteLength - this.offset)
       this.scratch.set(chunk.subarray(this.offset, this.offset + n), copied)
       copied += n
@@ -190,7 +204,7 @@ export class FrameDecoder {
 
   /** Consume `length` bytes as a view: one subarray when contiguous, else a list of subarrays */
   private consumeView (length: number): Uint8Array | Uint8ArrayList {
-    const head = this.chunks[0]
+    const head = this.chunks[this.first]
     if (length === 0) { return EMPTY }
     if (head.byteLength - this.offset >= length) {
       // a connection that delivers each sent piece alone hands over payloads as whole chunks
@@ -200,7 +214,7 @@ export class FrameDecoder {
     }
     const list = new Uint8ArrayList()
     while (list.byteLength < length) {
-      const chunk = this.chunks[0]
+      const chunk = this.chunks[this.first]
       const n = Math.min(length - list.byteLength, chunk.byteLength - this.offset)
       list.append(chunk.subarray(this.offset, this.offset + n))
       this.skip(n)
@@ -208,13 +222,21 @@ export class FrameDecoder {
     return list
   }
 
-  /** Advance past `length` bytes that are all inside `chunks[0]` */
+  /** Advance past `length` bytes that are all inside `chunks[first]` */
   private skip (length: number): void {
     this.offset += length
     this.buffered -= length
-    if (this.offset === this.chunks[0].byteLength) {
-      this.chunks.shift()
-      this.offset = 0
+    if (this.offset < this.chunks[this.first].byteLength) { return }
+    this.offset = 0
+    this.chunks[this.first++] = EMPTY
+    if (this.first === this.end) {
+      this.first = 0
+      this.end = 0
+    } else if (this.first === COMPACT_AT) {
+      this.chunks.copyWithin(0, this.first, this.end)
+      this.chunks.fill(EMPTY, this.end - this.first, this.end)
+      this.end -= this.first
+      this.first = 0
     }
   }
 }
