@@ -31,7 +31,11 @@ export interface MuxerPair {
 }
 
 export function muxerPair (name: MuxerName, conns: ConnPair): MuxerPair {
-  const factory = factories[name]
+  return muxerPairOf(factories[name], conns)
+}
+
+/** Both ends of `conns` through `factory` (`ab.ts` passes another build's muxado) */
+export function muxerPairOf (factory: StreamMuxerFactory, conns: ConnPair): MuxerPair {
   return {
     client: factory.createStreamMuxer(conns.client),
     server: factory.createStreamMuxer(conns.server)

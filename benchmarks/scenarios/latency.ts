@@ -17,7 +17,7 @@ const SIZE = 64
 const PAYLOAD = new Uint8Array(SIZE).fill(5)
 
 /** Ping-pong `warmup + count` times, one message in flight; returns the timed samples in µs */
-async function pingPong (stream: MessageStream, warmup: number, count: number): Promise<Float64Array> {
+export async function pingPong (stream: MessageStream, warmup: number, count: number): Promise<Float64Array> {
   const samples = new Float64Array(count)
   return new Promise((resolve, reject) => {
     let i = -warmup
