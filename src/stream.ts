@@ -230,7 +230,7 @@ export class MuxadoStream extends AbstractStream {
     if (pieces.length === 0) { return }
     let payload: Uint8Array | Uint8ArrayList
     // emptied in place: a new array per message would be garbage on every DATA frame. `pop()`
-    // for the usual single piece: setting `length` is a call into the runtime
+    // for a single piece, as setting `length` is a call into the runtime
     if (pieces.length === 1) {
       payload = pieces.pop() as Uint8Array | Uint8ArrayList
     } else {

@@ -51,10 +51,11 @@ export interface ConnectionWriterInit {
 /**
  * The session's write path. Frames queued during one event-loop turn go to the connection in
  * one `send()`, flushed from a microtask so latency does not suffer, or, for frames queued while
- * the session dispatches what it received (`whileDispatching`), as soon as that returns. A muxado frame carries at
- * most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A connection that
- * writes each piece separately (TCP, Noise) gets the batch in one buffer, which costs less than
- * a write per piece; others get the pieces as they are (`TransportProfile` says which).
+ * the session dispatches what it received (`whileDispatching`), as soon as that returns. A muxado
+ * frame carries at most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A
+ * connection that writes each piece separately (TCP, Noise) gets the batch in one buffer, which
+ * costs less than a write per piece; others get the pieces as they are (`TransportProfile` says
+ * which).
  *
  * Where a buffer can be reused (`finishedWithSent`), frames are written straight into one of a
  * few scratch buffers as they are queued, each free again once the connection proves it holds
