@@ -1,6 +1,6 @@
 /**
- * A/B: this build of muxado against another build of it, in one process, alternating which goes
- * first every round, reported as this ÷ base per round: median (min–max). For judging a change to
+ * A/B: this build of muxado against another build of it, in one process, after an untimed run of
+ * each, alternating which goes first every round, reported as this ÷ base per round: median (min–max). For judging a change to
  * muxado itself, where the three-muxer run's spread hides a few per cent (yamux's own in-memory
  * rate moves up to twofold between runs). Connections, workloads and clocks are this build's for
  * both; only the muxer comes from the base.
@@ -109,10 +109,17 @@ const WORKLOADS: Workload[] = [
 ]
 
 const only = args.only.split(',')
+const unknown = only.filter(id => !WORKLOADS.some(w => w.id === id))
+if (unknown.length > 0) { throw new Error(`--only: no workload ${unknown.join(', ')}; there are ${WORKLOADS.map(w => w.id).join(', ')}`) }
 const workloads = WORKLOADS.filter(w => only.includes(w.id))
 const entry = pathToFileURL(resolve(args.base, 'dist/src/index.js')).href
 const baseMuxado: typeof muxado = (await import(entry)).muxado
 const builds = { this: muxado()(), base: baseMuxado()() }
+
+// one untimed run of each workload per build first: the first run of each also compiles it
+for (const workload of workloads) {
+  for (const factory of Object.values(builds)) { await workload.run(factory) }
+}
 
 const results = new Map<string, { this: number[], base: number[] }>()
 const rounds = Number(args.rounds)
