@@ -203,16 +203,15 @@ export class MuxadoStream extends AbstractStream {
         this.abortForPeer(new FlowControlError(`Stream ${this.streamId} received ${payload.byteLength} bytes with a window of ${this.receiveWindow.remaining}`))
         return false
       }
-      if (payload.byteLength < MAX_PAYLOAD && this.pending.length === 0) {
+      if (payload.byteLength === MAX_PAYLOAD) {
+        this.pending.push(payload)
+        waiting = this.pending.length === 1
+      } else if (this.pending.length === 0) {
         // a whole write in one frame: nothing to gather
         this.deliver(payload)
       } else {
         this.pending.push(payload)
-        if (payload.byteLength < MAX_PAYLOAD) {
-          this[deliverPending]()
-        } else {
-          waiting = this.pending.length === 1
-        }
+        this[deliverPending]()
       }
     }
     // A repeated FIN is normal from Go (HalfClose then Close)
@@ -228,15 +227,9 @@ export class MuxadoStream extends AbstractStream {
   [deliverPending] (): void {
     const pieces = this.pending
     if (pieces.length === 0) { return }
-    let payload: Uint8Array | Uint8ArrayList
-    // emptied in place: a new array per message would be garbage on every DATA frame. `pop()`
-    // for a single piece, as setting `length` is a call into the runtime
-    if (pieces.length === 1) {
-      payload = pieces.pop() as Uint8Array | Uint8ArrayList
-    } else {
-      payload = new Uint8ArrayList(...pieces)
-      pieces.length = 0
-    }
+    const payload = pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)
+    // emptied in place: a new array per message would be garbage on every full frame
+    pieces.length = 0
     this.deliver(payload)
   }
 
@@ -279,14 +272,16 @@ export class MuxadoStream extends AbstractStream {
     // WNDINCs decoded in one turn add up before we send: 1-byte grants do not make 1-byte frames
     if (!this.resumeScheduled) {
       this.resumeScheduled = true
-      runInMicrotask(() => {
-        this.resumeScheduled = false
-        if (this.session.isWritable()) {
-          this.resumeSending()
-        } else if (this.writableNeedsDrain) {
-          this.session.waitForDrain(this)
-        }
-      })
+      runInMicrotask(this.resumeAfterGrants)
+    }
+  }
+
+  private readonly resumeAfterGrants = (): void => {
+    this.resumeScheduled = false
+    if (this.session.isWritable()) {
+      this.resumeSending()
+    } else if (this.writableNeedsDrain) {
+      this.session.waitForDrain(this)
     }
   }
 
