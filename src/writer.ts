@@ -1,7 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { allocUnsafe } from 'uint8arrays/alloc'
 import { FrameType, HEADER_LENGTH } from './protocol/constants.ts'
-import { encodeDataHeader, splitIntoFrames, writeHeader } from './protocol/encode.ts'
+import { encodeDataHeader, reserveDataFrame, splitIntoFrames, writeHeader } from './protocol/encode.ts'
 import { runInMicrotask } from './yield.ts'
 import type { TransportProfile } from './transport.ts'
 import type { Logger } from '@libp2p/interface'
@@ -11,6 +11,13 @@ export const MAX_BATCH_BYTES = 256 * 1024
 
 /** A batch closes once it reaches MAX_BATCH_BYTES, so it is at most that plus one frame */
 const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024
+
+/**
+ * A DATA payload this short is copied in after its header when a batch gathers views: a piece
+ * more costs the connection more than that copy (the 4-byte last frame of a 64 KiB write, small
+ * messages)
+ */
+const COPIED_PAYLOAD_MAX = 1024
 
 /**
  * Scratch buffers per session: a socket often still holds the last batch or two when the next
@@ -55,7 +62,7 @@ export interface ConnectionWriterInit {
  * frame carries at most 16383 bytes, so a 64 KiB write is ten pieces, headers and payloads. A
  * connection that writes each piece separately (TCP, Noise) gets the batch in one buffer, which
  * costs less than a write per piece; others get the pieces as they are (`TransportProfile` says
- * which).
+ * which), except that a short frame's payload is copied in after its header.
  *
  * Where a buffer can be reused (`finishedWithSent`), frames are written straight into one of a
  * few scratch buffers as they are queued, each free again once the connection proves it holds
@@ -77,6 +84,9 @@ export class ConnectionWriter {
    * callbacks are bound once and no closure is made per write
    */
   private framingStream = 0
+  /** a short frame gathered as views, its payload being copied in after the header, and how far */
+  private frameBeingFilled?: Uint8Array
+  private frameFilled = 0
   private flushScheduled = false
   /** inside `whileDispatching`: a flush waits for its end instead of a microtask */
   private dispatching = false
@@ -117,7 +127,13 @@ export class ConnectionWriter {
     // room for the whole frame, so its payload pieces follow the header in the same buffer
     const batch = this.batchWithRoom(HEADER_LENGTH + length)
     if (batch == null) {
-      this.push(encodeDataHeader(this.framingStream, length, false))
+      if (length <= COPIED_PAYLOAD_MAX) {
+        this.frameBeingFilled = reserveDataFrame(this.framingStream, length)
+        this.frameFilled = HEADER_LENGTH
+        this.push(this.frameBeingFilled)
+      } else {
+        this.push(encodeDataHeader(this.framingStream, length, false))
+      }
       return
     }
     writeHeader(batch, this.bytes, FrameType.DATA, 0, this.framingStream, length)
@@ -126,6 +142,14 @@ export class ConnectionWriter {
 
   /** A payload piece: it follows its header, so unlike a control frame it never merges with the view before it */
   private readonly queuePayload = (view: Uint8Array): void => {
+    const frame = this.frameBeingFilled
+    if (frame != null) {
+      // its bytes were counted when the frame was queued
+      frame.set(view, this.frameFilled)
+      this.frameFilled += view.byteLength
+      if (this.frameFilled === frame.byteLength) { this.frameBeingFilled = undefined }
+      return
+    }
     const batch = this.batchWithRoom(view.byteLength)
     if (batch == null) {
       this.views.push(view)

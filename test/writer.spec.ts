@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { FrameType } from '../src/protocol/constants.ts'
 import { ConnectionWriter } from '../src/writer.ts'
 import { concatBytes } from './helpers/bytes.ts'
 import { decodeFrames } from './helpers/frames.ts'
@@ -120,10 +121,51 @@ function bytesSentOver (transport: TransportProfile, queue: (writer: ConnectionW
   return concatBytes(sent)
 }
 
+/** The pieces of every send a views-mode writer makes */
+function piecesSentAsViews (queue: (writer: ConnectionWriter) => void): Uint8Array[] {
+  const pieces: Uint8Array[] = []
+  const writer = new ConnectionWriter({
+    send: (data) => { pieces.push(...(data instanceof Uint8Array ? [data] : data)); return true },
+    transport: { sendsViews: true },
+    onStall: () => {},
+    writeTimeout: 1000,
+    log: logger('test:writer')
+  })
+  queue(writer)
+  writer.flush()
+  return pieces
+}
+
+describe('ConnectionWriter: short DATA frames as views', () => {
+  it('a short write goes out as one piece, its payload copied in after the header', () => {
+    const data = pattern(64, 1)
+    const pieces = piecesSentAsViews(writer => { writer.enqueueData(3, data, 64) })
+    expect(pieces).to.have.lengthOf(1)
+    expect(pieces[0].buffer).to.not.equal(data.buffer)
+    expect(decodeFrames(pieces[0])).to.deep.equal([{ type: FrameType.DATA, streamId: 3, flags: 0, payload: data }])
+  })
+
+  it('a short frame whose payload spans pieces of a list is copied together', () => {
+    const data = pattern(30, 3)
+    const pieces = piecesSentAsViews(writer => { writer.enqueueData(5, new Uint8ArrayList(data.subarray(0, 7), data.subarray(7, 19), data.subarray(19)), 30) })
+    expect(pieces).to.have.lengthOf(1)
+    expect(decodeFrames(pieces[0])).to.deep.equal([{ type: FrameType.DATA, streamId: 5, flags: 0, payload: data }])
+  })
+
+  it('full frames stay views of the write; only its short last frame is copied', () => {
+    const data = pattern(65536, 2)
+    const pieces = piecesSentAsViews(writer => { writer.enqueueData(3, data, 65536) })
+    const uncopied = pieces.filter(piece => piece.buffer === data.buffer)
+    expect(uncopied.map(piece => piece.byteLength)).to.deep.equal([16383, 16383, 16383, 16383])
+    expect(pieces).to.have.lengthOf(9)
+    expect(concatBytes(decodeFrames(concatBytes(pieces)).map(f => f.payload ?? new Uint8Array()))).to.deep.equal(data)
+  })
+})
+
 describe('ConnectionWriter: framing', function () {
   this.timeout(30_000)
 
-  it('DATA written in place into scratch buffers is the same bytes as the frames sent as views', () => {
+  it('DATA written in place into scratch buffers, copied into fresh memory and sent as views is the same bytes', () => {
     // writes of any size, as one buffer or a list cut anywhere, between control frames
     const write = fc.record({
       streamId: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -139,7 +181,9 @@ describe('ConnectionWriter: framing', function () {
       }
       const inPlace = bytesSentOver({ sendsViews: false, finishedWithSent: () => true }, queue)
       const views = bytesSentOver({ sendsViews: true }, queue)
+      const freshCopies = bytesSentOver({ sendsViews: false }, queue)
       expect(inPlace).to.deep.equal(views)
+      expect(freshCopies).to.deep.equal(views)
       const frames = decodeFrames(views)
       expect(frames.filter(f => f.payload != null).every(f => (f.payload?.byteLength ?? 0) <= 16383)).to.equal(true)
     }), propertyRuns(50, 15))

@@ -74,13 +74,22 @@ export function encodeSyn (streamId: number, streamType = 0, priority = 0): Uint
 
 /** The header of a DATA frame; the payload goes after it on the wire, uncopied */
 export function encodeDataHeader (streamId: number, length: number, fin: boolean): Uint8Array {
+  return dataFrameWithRoom(streamId, length, fin, 0)
+}
+
+/** A whole DATA frame with its header written: the caller copies the payload in after HEADER_LENGTH */
+export function reserveDataFrame (streamId: number, length: number): Uint8Array {
+  return dataFrameWithRoom(streamId, length, false, length)
+}
+
+function dataFrameWithRoom (streamId: number, length: number, fin: boolean, room: number): Uint8Array {
   checkUint31('Stream id', streamId)
   if (!Number.isInteger(length) || length < 0 || length > MAX_PAYLOAD) {
     throw new RangeError(`Frame length ${length} out of range`)
   }
-  const header = cutFromSlab(HEADER_LENGTH)
-  writeHeader(header, 0, FrameType.DATA, fin ? Flag.FIN : 0, streamId, length)
-  return header
+  const frame = cutFromSlab(HEADER_LENGTH + room)
+  writeHeader(frame, 0, FrameType.DATA, fin ? Flag.FIN : 0, streamId, length)
+  return frame
 }
 
 export function encodeRst (streamId: number, errorCode: ErrorCode): Uint8Array {
