@@ -26,8 +26,9 @@ const COPIED_PAYLOAD_MAX = 1024
 const MAX_SCRATCH_BUFFERS = 4
 
 const SLAB_SIZE = 1024 * 1024
-// never zero-filled: every byte handed out is written first
-let slab = allocUnsafe(SLAB_SIZE)
+// never zero-filled: every byte handed out is written first. Made on first use: sessions that
+// reuse scratch buffers or send views never need it
+let slab: Uint8Array | undefined
 let slabUsed = 0
 
 /** A region for one batch: cut from a shared slab that is never reused, only replaced */
@@ -35,7 +36,7 @@ function takeFreshMemory (length: number): Uint8Array {
   if (length > SLAB_SIZE / 2) {
     return allocUnsafe(length)
   }
-  if (slabUsed + length > SLAB_SIZE) {
+  if (slab == null || slabUsed + length > SLAB_SIZE) {
     slab = allocUnsafe(SLAB_SIZE)
     slabUsed = 0
   }
