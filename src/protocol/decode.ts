@@ -6,7 +6,7 @@ import { FrameError } from './frame-error.ts'
 export interface FrameHandler {
   /** `priority` and `streamType` are 0 when their flag is absent */
   onSyn(streamId: number, flags: number, priority: number, streamType: number): void
-  /** `payload` is a view of the received bytes, never a copy */
+  /** `payload` is a view of the received bytes (plain Uint8Arrays, whatever kind was pushed), never a copy */
   onData(streamId: number, flags: number, payload: Uint8Array | Uint8ArrayList): void
   onRst(streamId: number, errorCode: number): void
   onWndinc(streamId: number, increment: number): void
@@ -20,6 +20,16 @@ const COMPACT_AT = 64
 
 function readUint32 (buf: Uint8Array, offset: number): number {
   return buf[offset] * 0x1000000 + ((buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3])
+}
+
+/**
+ * `chunk` as a plain Uint8Array over the same bytes. Connections hand over Node Buffers (TCP) or
+ * plain Uint8Arrays (in-memory pairs), and every function that touches both kinds turns
+ * polymorphic, `subarray` most of all (Buffer has its own); with one kind from here on, the
+ * decoder and the streams' payloads stay on one shape. A view costs one small object per chunk.
+ */
+function plainView (chunk: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)
 }
 
 /** Number of 4-byte SYN body fields announced by the flags */
@@ -98,8 +108,9 @@ export class FrameDecoder {
     return handled
   }
 
-  private append (buf: Uint8Array): void {
-    if (buf.byteLength === 0) { return }
+  private append (chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) { return }
+    const buf = plainView(chunk)
     if (this.end === this.chunks.length) {
       this.chunks.push(buf)
     } else {

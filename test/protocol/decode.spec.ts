@@ -150,6 +150,39 @@ function describeInvariance (name: string, recorded: Uint8Array[]): void {
 }
 
 describe('protocol/decode', () => {
+  describe('payload views', () => {
+    /** a Uint8Array subclass, as Node's Buffer is */
+    class Bytes extends Uint8Array {}
+
+    function payloadsOf (pushed: Uint8Array | Uint8ArrayList): Array<Uint8Array | Uint8ArrayList> {
+      const decoder = new FrameDecoder()
+      const recorder = new Recorder()
+      decoder.push(pushed)
+      decoder.decode(recorder)
+      return recorder.payloads
+    }
+
+    it('are plain Uint8Arrays over the bytes of a pushed subclass (a Buffer), never copies', () => {
+      const frame = dataFrame(3, 100)
+      const pushed = new Bytes(frame.byteLength + 10).subarray(5, 5 + frame.byteLength)
+      pushed.set(frame)
+      const [payload] = payloadsOf(pushed)
+      expect(Object.getPrototypeOf(payload)).to.equal(Uint8Array.prototype)
+      expect((payload as Uint8Array).buffer).to.equal(pushed.buffer)
+      expect(payload).to.deep.equal(frame.subarray(8))
+    })
+
+    it('are plain Uint8Arrays when the subclass arrives in a list and the payload spans its pieces', () => {
+      const frame = dataFrame(3, 100)
+      const pieces = [frame.subarray(0, 40), frame.subarray(40)].map(piece => Bytes.from(piece))
+      const [payload] = payloadsOf(new Uint8ArrayList(...pieces))
+      const views = payload instanceof Uint8ArrayList ? [...payload] : [payload]
+      expect(views).to.have.lengthOf(2)
+      expect(views.every(view => Object.getPrototypeOf(view) === Uint8Array.prototype)).to.equal(true)
+      expect(payload.subarray()).to.deep.equal(frame.subarray(8))
+    })
+  })
+
   describe('frames.json', () => {
     const vectors = loadVectors<FrameVector[]>('frames.json')
 
