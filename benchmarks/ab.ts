@@ -16,7 +16,7 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { muxado } from '../src/index.ts'
-import { startClock } from './harness.ts'
+import { collectYoungGarbage, startClock } from './harness.ts'
 import { echo, readBytes, writeStrict } from './io.ts'
 import { closeMuxerPair, muxerPairOf } from './muxers.ts'
 import { LoopbackServer, closeConnPair, connPair } from './pairs.ts'
@@ -70,7 +70,7 @@ async function bulk (factory: StreamMuxerFactory, transport: TransportName): Pro
   const received = new Promise<void>((resolve, reject) => {
     muxers.server.addEventListener('stream', evt => { readBytes(evt.detail, total).then(resolve, reject) }, { once: true })
   })
-  ;(globalThis as any).gc?.()
+  collectYoungGarbage()
   const stop = startClock()
   await Promise.all([writeStrict(await muxers.client.createStream(), chunk, total), received])
   const t = stop()
@@ -83,7 +83,7 @@ async function bulk (factory: StreamMuxerFactory, transport: TransportName): Pro
 async function manyStreams (factory: StreamMuxerFactory): Promise<Measure> {
   const conns = await connPair('tcp', server)
   const muxers = muxerPairOf(factory, conns)
-  ;(globalThis as any).gc?.()
+  collectYoungGarbage()
   const stop = startClock()
   await transferMany(muxers, { count: 100, size: MiB })
   const t = stop()

@@ -95,7 +95,7 @@ export function markdown (r: Report, svgFile: string): string {
     `Packages: ${Object.entries(r.env.packages).map(([p, v]) => `${p} ${v}`).join(', ')}. Total time ${(r.elapsedMs / 1e3).toFixed(0)} s.`,
     '',
     'Every scenario ran in one process with all its variants interleaved: one untimed warm-up per variant, ' +
-      'then repetitions with the variant order rotated every round and `gc()` before each measured run. ' +
+      'then repetitions with the variant order rotated every round and a young-generation `gc({ type: \'minor\' })` before each measured run (a full `gc()` made the next run measure page faults). ' +
       'Values are median (min–max) over the repetitions; ratios (÷) are computed per repetition from runs of the ' +
       'same rotation round and then summarised. Compare ratios, not absolute numbers across runs. MB = 10⁶ bytes. ' +
       'mplex runs with `disconnectThreshold: Infinity` (its default aborts the connection after 5 inbound streams/s).',
