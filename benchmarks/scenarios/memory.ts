@@ -38,7 +38,7 @@ export async function memory (opts: MemoryOptions): Promise<ScenarioResult> {
     title: `Memory: ${opts.count} streams × ${opts.size / MiB} MiB over tcp, fresh process per run`,
     short: `memory, ${opts.count} × ${opts.size / MiB} MiB, tcp`,
     notes: [
-      'peak RSS = process.resourceUsage().maxRSS of the child; heapUsed / arrayBuffers peaks are above the post-gc() start; peaks are sampled every 16 received messages',
+      'peak RSS = the child\'s own high-water mark (VmHWM in /proc/self/status; maxRSS would start at the parent\'s RSS); heapUsed / arrayBuffers peaks are above the post-gc() start; peaks are sampled every 16 received messages',
       'parked = every stream\'s write + read buffer on both muxers, both connections\' buffers and both sockets\' writableLength',
       'none = node + modules + an idle muxado pair on a tcp connection, no transfer',
       'each send is a newly allocated 64 KiB Buffer; runs are cold (no warm-up) by design',
