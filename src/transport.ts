@@ -2,7 +2,7 @@ import type { MessageStream } from '@libp2p/interface'
 
 /**
  * What the session knows about the connection below it, and so how the writer hands it a batch
- * of frames (a 64 KiB write is ten pieces: headers and payload views):
+ * of frames (a 64 KiB write is five frames: headers and payload views):
  *
  * | connection | a batch goes | why |
  * |---|---|---|

@@ -6,7 +6,7 @@ import { FrameError } from './frame-error.ts'
 export interface FrameHandler {
   /** `priority` and `streamType` are 0 when their flag is absent */
   onSyn(streamId: number, flags: number, priority: number, streamType: number): void
-  /** `payload` is a view of the received bytes (plain Uint8Arrays, whatever kind was pushed), never a copy */
+  /** `payload` is a view of the received bytes, never a copy: plain Uint8Arrays, whatever kind was pushed */
   onData(streamId: number, flags: number, payload: Uint8Array | Uint8ArrayList): void
   onRst(streamId: number, errorCode: number): void
   onWndinc(streamId: number, increment: number): void
