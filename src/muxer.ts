@@ -18,7 +18,7 @@ import type { MuxadoConfig, MuxadoInit } from './config.ts'
 import type { WindowTuning } from './flow.ts'
 import type { FrameHandler } from './protocol/decode.ts'
 import type { StreamSession } from './stream.ts'
-import type { AbortOptions, CreateStreamOptions, MessageStream } from '@libp2p/interface'
+import type { AbortOptions, CreateStreamOptions, Logger, MessageStream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export const PROTOCOL = '/muxado/1.0.0'
@@ -432,6 +432,16 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
   }
 
   /** `hidden` streams belong to the session (heartbeats): libp2p never sees them and no limit counts them */
+  /**
+   * A stream's logger: scoped to the stream while the session's logger is on, else the session's
+   * own. Each `newScope` makes debug loggers that ask the OS whether stderr is a terminal (weald's
+   * `useColors`, a system call each): with logging off, that was a fifth of the time opening a
+   * stream took
+   */
+  private streamLog (direction: 'inbound' | 'outbound', streamId: number): Logger {
+    return this.log.enabled ? this.log.newScope(`${direction}:${streamId}`) : this.log
+  }
+
   private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions, hidden = false): MuxadoStream {
     const streamOptions = { ...this.streamOptions, ...options }
     const stream = new MuxadoStream({
@@ -442,7 +452,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
       direction,
       // libp2p negotiates the stream's protocol only when this is empty
       protocol: '',
-      log: this.log.newScope(`${direction}:${streamId}`),
+      log: this.streamLog(direction, streamId),
       // libp2p's default is unbounded
       maxWriteBufferLength: streamOptions.maxWriteBufferLength ?? this.config.maxWriteBufferLength,
       // the window already bounds what a paused reader holds; libp2p's 4 MiB default would reset

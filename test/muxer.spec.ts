@@ -13,6 +13,26 @@ function data (streamId: number, payload: Uint8Array, fin = false): Uint8Array[]
 }
 
 describe('muxer', () => {
+  describe('stream loggers', () => {
+    it('while the session\'s logger is off, a stream logs through it: no logger is made per stream', async () => {
+      const peer = new RawPeer('client')
+      const log = (peer.muxer as any).log
+      expect(log.enabled, 'off (weald reports undefined until DEBUG is set)').to.not.equal(true)
+      const stream = await peer.muxer.createStream()
+      expect(stream.log).to.equal(log)
+    })
+
+    it('while it is on, each stream gets a logger scoped to its direction and id', async () => {
+      const peer = new RawPeer('client')
+      const log = (peer.muxer as any).log
+      log.enabled = true
+      const stream = await peer.muxer.createStream()
+      log.enabled = false
+      expect(stream.log).to.not.equal(log)
+      expect((stream.log as any).namespace).to.equal(`${log.namespace as string}:outbound:3`)
+    })
+  })
+
   describe('roles and stream ids', () => {
     it('a client opens odd ids from 3, each with a plain SYN', async () => {
       const peer = new RawPeer('client')
