@@ -436,7 +436,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
    * A stream's logger: scoped to the stream while the session's logger is on, else the session's
    * own. Each `newScope` makes debug loggers that ask the OS whether stderr is a terminal (weald's
    * `useColors`, a system call each): with logging off, that was a fifth of the time opening a
-   * stream took
+   * stream took (docs/upstream-bugs.md)
    */
   private streamLog (direction: 'inbound' | 'outbound', streamId: number): Logger {
     return this.log.enabled ? this.log.newScope(`${direction}:${streamId}`) : this.log
