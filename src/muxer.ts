@@ -431,7 +431,6 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     return (streamId % 2 === 1) === (this.role === 'client')
   }
 
-  /** `hidden` streams belong to the session (heartbeats): libp2p never sees them and no limit counts them */
   /**
    * A stream's logger: scoped to the stream while the session's logger is on, else the session's
    * own. Each `newScope` makes debug loggers that ask the OS whether stderr is a terminal (weald's
@@ -442,6 +441,7 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     return this.log.enabled ? this.log.newScope(`${direction}:${streamId}`) : this.log
   }
 
+  /** `hidden` streams belong to the session (heartbeats): libp2p never sees them and no limit counts them */
   private addStream (streamId: number, streamType: number, direction: 'inbound' | 'outbound', options: CreateStreamOptions, hidden = false): MuxadoStream {
     const streamOptions = { ...this.streamOptions, ...options }
     const stream = new MuxadoStream({
