@@ -13,9 +13,9 @@ export const MAX_BATCH_BYTES = 256 * 1024
 const SCRATCH_SIZE = MAX_BATCH_BYTES + 64 * 1024
 
 /**
- * A DATA payload this short is copied in after its header when a batch gathers views: a piece
- * more costs the connection more than that copy (the 4-byte last frame of a 64 KiB write, small
- * messages)
+ * A DATA payload this short is copied in after its header when the batch goes to the connection
+ * as views: a piece more costs the connection more than that copy (the 4-byte last frame of a
+ * 64 KiB write, small messages). A batch copied into fresh memory copies it there anyway.
  */
 const COPIED_PAYLOAD_MAX = 1024
 
@@ -128,7 +128,7 @@ export class ConnectionWriter {
     // room for the whole frame, so its payload pieces follow the header in the same buffer
     const batch = this.batchWithRoom(HEADER_LENGTH + length)
     if (batch == null) {
-      if (length <= COPIED_PAYLOAD_MAX) {
+      if (length <= COPIED_PAYLOAD_MAX && this.init.transport.sendsViews) {
         this.frameBeingFilled = reserveDataFrame(this.framingStream, length)
         this.frameFilled = HEADER_LENGTH
         this.push(this.frameBeingFilled)
