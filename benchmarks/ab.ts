@@ -16,15 +16,13 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { muxado } from '../src/index.ts'
-import { collectYoungGarbage, startClock } from './harness.ts'
-import { echo, readBytes, writeStrict } from './io.ts'
-import { closeMuxerPair, muxerPairOf } from './muxers.ts'
-import { LoopbackServer, closeConnPair, connPair } from './pairs.ts'
-import { CHUNK, rates } from './scenarios/bulk.ts'
-import { pingPong } from './scenarios/latency.ts'
-import { transferMany } from './scenarios/streams.ts'
-import { median, pairedRatios, percentile, summarise } from './stats.ts'
-import type { TransportName } from './pairs.ts'
+import { collectYoungGarbage } from './harness.ts'
+import { LoopbackServer } from './pairs.ts'
+import { CHUNK, THROUGHPUT_METRICS, bulkOnce } from './scenarios/bulk.ts'
+import { roundTripsOnce } from './scenarios/latency.ts'
+import { manyStreamsOnce } from './scenarios/streams.ts'
+import { median, pairedRatios, summarise } from './stats.ts'
+import type { Metrics } from './harness.ts'
 import type { StreamMuxerFactory } from '@libp2p/interface'
 
 const MiB = 1024 * 1024
@@ -38,74 +36,37 @@ const { values: args } = parseArgs({
 })
 if (args.base == null) { throw new Error('--base DIR: the root of a built checkout to compare with') }
 
-/** metric key → value */
-type Measure = Record<string, number>
-
 interface Workload {
   id: string
   metrics: Array<{ key: string, label: string, better: 'higher' | 'lower' }>
-  run(factory: StreamMuxerFactory): Promise<Measure>
+  run(factory: StreamMuxerFactory): Promise<Metrics>
 }
 
 const server = await LoopbackServer.start()
 const chunk = new Uint8Array(CHUNK).fill(7)
+/** what a run reports as going wrong (a graceful close that timed out); printed at the end */
+const issues: string[] = []
 
-async function roundTrips (factory: StreamMuxerFactory): Promise<Measure> {
-  const conns = await connPair('tcp', server)
-  const muxers = muxerPairOf(factory, conns)
-  muxers.server.addEventListener('stream', evt => { echo(evt.detail) })
-  const stream = await muxers.client.createStream()
-  const stop = startClock()
-  const samples = (await pingPong(stream, 1_000, 10_000)).sort()
-  const t = stop()
-  await closeMuxerPair(muxers)
-  await closeConnPair(conns)
-  return { p50: percentile(samples, 50), cpuUs: t.cpuMs * 1e3 / 11_000 }
-}
+// MB/s and MB per CPU-s; the rest is memory traffic, which the scenarios report
+const THROUGHPUT = THROUGHPUT_METRICS.slice(0, 2)
 
-async function bulk (factory: StreamMuxerFactory, transport: TransportName): Promise<Measure> {
-  const total = 256 * MiB
-  const conns = await connPair(transport, server)
-  const muxers = muxerPairOf(factory, conns)
-  const received = new Promise<void>((resolve, reject) => {
-    muxers.server.addEventListener('stream', evt => { readBytes(evt.detail, total).then(resolve, reject) }, { once: true })
-  })
-  collectYoungGarbage()
-  const stop = startClock()
-  await Promise.all([writeStrict(await muxers.client.createStream(), chunk, total), received])
-  const t = stop()
-  await closeMuxerPair(muxers)
-  await closeConnPair(conns)
-  const r = rates(total, t)
-  return { mbps: r.mbps, mbcpu: r.mbcpu }
-}
-
-async function manyStreams (factory: StreamMuxerFactory): Promise<Measure> {
-  const conns = await connPair('tcp', server)
-  const muxers = muxerPairOf(factory, conns)
-  collectYoungGarbage()
-  const stop = startClock()
-  await transferMany(muxers, { count: 100, size: MiB })
-  const t = stop()
-  await closeMuxerPair(muxers)
-  await closeConnPair(conns)
-  const r = rates(100 * MiB, t)
-  return { mbps: r.mbps, mbcpu: r.mbcpu }
-}
-
-const THROUGHPUT = [
-  { key: 'mbps', label: 'MB/s', better: 'higher' as const },
-  { key: 'mbcpu', label: 'MB per CPU-s', better: 'higher' as const }
-]
-
+// the scenarios' own single runs, with a factory in place of a muxer's name
 const WORKLOADS: Workload[] = [
-  { id: 'rtt', metrics: [{ key: 'p50', label: '64 B round trip p50 µs, tcp', better: 'lower' }, { key: 'cpuUs', label: 'CPU µs per round trip', better: 'lower' }], run: roundTrips },
+  {
+    id: 'rtt',
+    metrics: [{ key: 'p50', label: '64 B round trip p50 µs, tcp', better: 'lower' }, { key: 'cpuUs', label: 'CPU µs per round trip', better: 'lower' }],
+    run: async factory => roundTripsOnce({ server, warmup: 1_000, count: 10_000, reps: 1 }, factory, issues)
+  },
   ...(['tcp', 'memlite', 'memwhole'] as const).map(transport => ({
     id: transport,
     metrics: THROUGHPUT.map(m => ({ ...m, label: `bulk ${transport} ${m.label}` })),
-    run: async (factory: StreamMuxerFactory) => bulk(factory, transport)
+    run: async (factory: StreamMuxerFactory) => bulkOnce({ transport, server, total: 256 * MiB, reps: 1 }, factory, chunk, issues)
   })),
-  { id: 'streams', metrics: THROUGHPUT.map(m => ({ ...m, label: `100 streams × 1 MiB ${m.label}` })), run: manyStreams }
+  {
+    id: 'streams',
+    metrics: THROUGHPUT.map(m => ({ ...m, label: `100 streams × 1 MiB ${m.label}` })),
+    run: async factory => manyStreamsOnce({ server, count: 100, size: MiB, reps: 1 }, factory, issues)
+  }
 ]
 
 const only = args.only.split(',')
@@ -127,6 +88,7 @@ for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? ['this', 'base'] as const : ['base', 'this'] as const
   for (const workload of workloads) {
     for (const build of order) {
+      collectYoungGarbage()
       const measured = await workload.run(builds[build])
       for (const [key, value] of Object.entries(measured)) {
         const entry = results.get(`${workload.id}.${key}`) ?? { this: [], base: [] }
@@ -149,6 +111,7 @@ for (const workload of workloads) {
     lines.push(`| ${metric.label} | ${metric.better} | ${ratio.median.toFixed(3)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}) | ${fmt(median(entry.this))} | ${fmt(median(entry.base))} |`)
   }
 }
+for (const issue of issues) { lines.push(`! ${issue}`) }
 process.stdout.write(lines.join('\n') + '\n')
 // heartbeat timers and half-closed sockets of a failed run must not keep the process alive
 process.exit(0)

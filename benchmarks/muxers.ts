@@ -30,12 +30,11 @@ export interface MuxerPair {
   server: StreamMuxer
 }
 
-export function muxerPair (name: MuxerName, conns: ConnPair): MuxerPair {
-  return muxerPairOf(factories[name], conns)
-}
+/** A muxer under test by name, or a factory (`ab.ts` passes another build's muxado) */
+export type MuxerUnderTest = MuxerName | StreamMuxerFactory
 
-/** Both ends of `conns` through `factory` (`ab.ts` passes another build's muxado) */
-export function muxerPairOf (factory: StreamMuxerFactory, conns: ConnPair): MuxerPair {
+export function muxerPair (muxer: MuxerUnderTest, conns: ConnPair): MuxerPair {
+  const factory = typeof muxer === 'string' ? factories[muxer] : muxer
   return {
     client: factory.createStreamMuxer(conns.client),
     server: factory.createStreamMuxer(conns.server)

@@ -8,7 +8,7 @@ import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import type { Elapsed, MetricDef, Metrics, ScenarioResult } from '../harness.ts'
-import type { MuxerName } from '../muxers.ts'
+import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer, TransportName } from '../pairs.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -63,9 +63,9 @@ async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics
 }
 
 /** One bulk transfer through a fresh muxer pair; also the workload of the CPU-profile entry point */
-export async function bulkOnce (opts: BulkOptions, name: MuxerName, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
+export async function bulkOnce (opts: BulkOptions, muxer: MuxerUnderTest, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
-  const muxers = muxerPair(name, conns)
+  const muxers = muxerPair(muxer, conns)
   const received = new Promise<void>((resolve, reject) => {
     muxers.server.addEventListener('stream', evt => {
       readBytes(evt.detail, opts.total).then(resolve, reject)

@@ -9,7 +9,7 @@ import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import { percentile } from '../stats.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
-import type { MuxerName } from '../muxers.ts'
+import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
 import type { MessageStream } from '@libp2p/interface'
 
@@ -17,7 +17,7 @@ const SIZE = 64
 const PAYLOAD = new Uint8Array(SIZE).fill(5)
 
 /** Ping-pong `warmup + count` times, one message in flight; returns the timed samples in µs */
-export async function pingPong (stream: MessageStream, warmup: number, count: number): Promise<Float64Array> {
+async function pingPong (stream: MessageStream, warmup: number, count: number): Promise<Float64Array> {
   const samples = new Float64Array(count)
   return new Promise((resolve, reject) => {
     let i = -warmup
@@ -75,9 +75,10 @@ async function runRaw (opts: LatencyOptions): Promise<Metrics> {
   return metrics(samples, t, opts.warmup + opts.count)
 }
 
-async function runMuxer (opts: LatencyOptions, name: MuxerName, issues: string[]): Promise<Metrics> {
+/** One stream's round trips through a fresh muxer pair (`ab.ts` runs it too) */
+export async function roundTripsOnce (opts: LatencyOptions, muxer: MuxerUnderTest, issues: string[]): Promise<Metrics> {
   const conns = await connPair('tcp', opts.server)
-  const muxers = muxerPair(name, conns)
+  const muxers = muxerPair(muxer, conns)
   muxers.server.addEventListener('stream', evt => { echo(evt.detail) })
   const stream = await muxers.client.createStream()
   const stop = startClock()
@@ -108,6 +109,6 @@ export async function latency (opts: LatencyOptions): Promise<ScenarioResult> {
       { key: 'cpuUs', label: 'CPU µs per round trip', unit: 'µs', better: 'lower' }
     ],
     headline: ['p50', 'p99'],
-    run: async (variant, issues) => variant === 'raw' ? runRaw(opts) : runMuxer(opts, variant as MuxerName, issues)
+    run: async (variant, issues) => variant === 'raw' ? runRaw(opts) : roundTripsOnce(opts, variant as MuxerName, issues)
   })
 }

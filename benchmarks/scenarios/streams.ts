@@ -9,7 +9,7 @@ import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import { CHUNK, THROUGHPUT_METRICS, rates } from './bulk.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
-import type { MuxerName, MuxerPair } from '../muxers.ts'
+import type { MuxerName, MuxerPair, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
 
 const MiB = 1024 * 1024
@@ -48,9 +48,10 @@ export interface StreamsOptions {
   reps: number
 }
 
-async function runOnce (opts: StreamsOptions, name: MuxerName, issues: string[]): Promise<Metrics> {
+/** One many-streams transfer through a fresh muxer pair (`ab.ts` runs it too) */
+export async function manyStreamsOnce (opts: StreamsOptions, muxer: MuxerUnderTest, issues: string[]): Promise<Metrics> {
   const conns = await connPair('tcp', opts.server)
-  const muxers = muxerPair(name, conns)
+  const muxers = muxerPair(muxer, conns)
   const stop = startClock()
   await transferMany(muxers, opts)
   const t = stop()
@@ -75,6 +76,6 @@ export async function streams (opts: StreamsOptions): Promise<ScenarioResult> {
       ...THROUGHPUT_METRICS.slice(1)
     ],
     headline: ['mbps'],
-    run: async (variant, issues) => runOnce(opts, variant as MuxerName, issues)
+    run: async (variant, issues) => manyStreamsOnce(opts, variant as MuxerName, issues)
   })
 }
