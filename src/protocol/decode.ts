@@ -1,6 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ErrorCode, Flag, FrameType, GOAWAY_BODY_LENGTH, HEADER_LENGTH, MAX_UINT31 } from './constants.ts'
 import { FrameError } from './frame-error.ts'
+import { piecesOf } from './pieces.ts'
 
 /** Receives decoded frames; the decoder calls it synchronously, one call per frame */
 export interface FrameHandler {
@@ -85,7 +86,8 @@ export class FrameDecoder {
     if (chunk instanceof Uint8Array) {
       this.append(chunk)
     } else {
-      for (const buf of chunk) { this.append(buf) }
+      const pieces = piecesOf(chunk)
+      for (let i = 0; i < pieces.length; i++) { this.append(pieces[i]) }
     }
   }
 

@@ -1,4 +1,5 @@
 import { ErrorCode, Flag, FrameType, GOAWAY_BODY_LENGTH, HEADER_LENGTH, MAX_ERROR_CODE, MAX_PAYLOAD, MAX_UINT31 } from './constants.ts'
+import { piecesOf } from './pieces.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
@@ -140,7 +141,7 @@ export function splitIntoFrames (data: Uint8Array | Uint8ArrayList, bytes: numbe
   }
   let unframed = bytes
   let frameLeft = 0
-  for (const buf of data) {
+  for (const buf of piecesOf(data)) {
     let offset = 0
     while (offset < buf.byteLength && (frameLeft > 0 || unframed > 0)) {
       if (frameLeft === 0) {
