@@ -74,6 +74,8 @@ export interface ConnectionWriterInit {
 export class ConnectionWriter {
   private readonly init: ConnectionWriterInit
   private readonly views: Uint8Array[] = []
+  /** the last of `views` when it is a cut of the encoder's slab, which the next cut may continue */
+  private mergeableTail?: Uint8Array
   /** the scratch buffer frames are written into, when the connection lets buffers be reused */
   private batch?: Uint8Array
   /** heartbeat frames: they go out ahead of the batch so a ping does not wait behind DATA */
@@ -154,6 +156,7 @@ export class ConnectionWriter {
     const batch = this.batchWithRoom(view.byteLength)
     if (batch == null) {
       this.views.push(view)
+      this.mergeableTail = undefined
     } else {
       batch.set(view, this.bytes)
     }
@@ -265,13 +268,15 @@ export class ConnectionWriter {
       return
     }
     this.bytes += view.byteLength
-    const last = this.views[this.views.length - 1]
+    const tail = this.mergeableTail
     // offsets first: they rule out almost every pair without reading `buffer`
-    if (last != null && last.byteOffset + last.byteLength === view.byteOffset && last.buffer === view.buffer) {
-      this.views[this.views.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + view.byteLength)
+    if (tail != null && tail.byteOffset + tail.byteLength === view.byteOffset && tail.buffer === view.buffer) {
+      this.mergeableTail = new Uint8Array(tail.buffer, tail.byteOffset, tail.byteLength + view.byteLength)
+      this.views[this.views.length - 1] = this.mergeableTail
       return
     }
     this.views.push(view)
+    this.mergeableTail = view
   }
 
   private take (): Uint8Array | Uint8ArrayList {
@@ -284,6 +289,7 @@ export class ConnectionWriter {
     }
     // the array is reused: what is sent holds the views, not the array
     const views = this.views
+    this.mergeableTail = undefined
     let out: Uint8Array | Uint8ArrayList
     if (views.length === 1) {
       out = views[0]
