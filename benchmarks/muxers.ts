@@ -33,6 +33,11 @@ export interface MuxerPair {
 /** A muxer under test by name, or a factory (`ab.ts` passes another build's muxado) */
 export type MuxerUnderTest = MuxerName | StreamMuxerFactory
 
+/** How a muxer under test is named in the issues a run reports */
+export function muxerLabel (muxer: MuxerUnderTest): string {
+  return typeof muxer === 'string' ? muxer : `a ${muxer.protocol} build`
+}
+
 export function muxerPair (muxer: MuxerUnderTest, conns: ConnPair): MuxerPair {
   const factory = typeof muxer === 'string' ? factories[muxer] : muxer
   return {

@@ -5,7 +5,7 @@
  */
 import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
-import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
+import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import type { Elapsed, MetricDef, Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
@@ -75,7 +75,7 @@ export async function bulkOnce (opts: BulkOptions, muxer: MuxerUnderTest, chunk:
   const stream: Stream = await muxers.client.createStream()
   await Promise.all([writeStrict(stream, chunk, opts.total), received])
   const t = stop()
-  if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after a bulk run`) }
+  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(muxer)}: graceful close timed out after a bulk run`) }
   await closeConnPair(conns)
   return rates(opts.total, t)
 }

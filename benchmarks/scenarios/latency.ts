@@ -5,7 +5,7 @@
  */
 import { runRotated, startClock } from '../harness.ts'
 import { echo } from '../io.ts'
-import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
+import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import { percentile } from '../stats.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
@@ -84,7 +84,7 @@ export async function roundTripsOnce (opts: LatencyOptions, muxer: MuxerUnderTes
   const stop = startClock()
   const samples = await pingPong(stream, opts.warmup, opts.count)
   const t = stop()
-  if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after the latency run`) }
+  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(muxer)}: graceful close timed out after the latency run`) }
   await closeConnPair(conns)
   return metrics(samples, t, opts.warmup + opts.count)
 }

@@ -6,7 +6,7 @@
  */
 import { runRotated, startClock } from '../harness.ts'
 import { echo, readBytes } from '../io.ts'
-import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
+import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import { percentile } from '../stats.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
@@ -52,7 +52,7 @@ async function runOnce (opts: OpenOptions, name: MuxerName, issues: string[]): P
   const stop = startClock()
   await Promise.all(Array.from({ length: opts.inFlight }, worker))
   const t = stop()
-  if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after the open-rate run`) }
+  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(name)}: graceful close timed out after the open-rate run`) }
   await closeConnPair(conns)
   latencies.sort()
   return {

@@ -5,7 +5,7 @@
  */
 import { runRotated, startClock } from '../harness.ts'
 import { readBytes, writeStrict } from '../io.ts'
-import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerPair } from '../muxers.ts'
+import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
 import { CHUNK, THROUGHPUT_METRICS, rates } from './bulk.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
@@ -55,7 +55,7 @@ export async function manyStreamsOnce (opts: StreamsOptions, muxer: MuxerUnderTe
   const stop = startClock()
   await transferMany(muxers, opts)
   const t = stop()
-  if (!await closeMuxerPair(muxers)) { issues.push(`${name}: graceful close timed out after a many-streams run`) }
+  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(muxer)}: graceful close timed out after a many-streams run`) }
   await closeConnPair(conns)
   return rates(opts.count * opts.size, t)
 }
