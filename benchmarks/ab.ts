@@ -9,7 +9,7 @@
  * `git worktree add /tmp/base REV && ln -s "$PWD/node_modules" /tmp/base/node_modules && (cd /tmp/base && npx tsc -p .)`
  *
  * Run: `node --expose-gc --import ./test/polyfill.mjs dist/benchmarks/ab.js --base /tmp/base
- * [--rounds 12] [--only rtt,tcp,memlite,memwhole,streams]`
+ * [--rounds 12] [--only rtt,tcp,memlite,memwhole,streams,open]`
  */
 import '../test/polyfill.mjs'
 import { resolve } from 'node:path'
@@ -20,6 +20,7 @@ import { collectYoungGarbage } from './harness.ts'
 import { LoopbackServer } from './pairs.ts'
 import { CHUNK, THROUGHPUT_METRICS, bulkOnce } from './scenarios/bulk.ts'
 import { roundTripsOnce } from './scenarios/latency.ts'
+import { openOnce } from './scenarios/open.ts'
 import { manyStreamsOnce } from './scenarios/streams.ts'
 import { median, pairedRatios, summarise } from './stats.ts'
 import type { Metrics } from './harness.ts'
@@ -31,7 +32,7 @@ const { values: args } = parseArgs({
   options: {
     base: { type: 'string' },
     rounds: { type: 'string', default: '12' },
-    only: { type: 'string', default: 'rtt,tcp,memlite,memwhole,streams' }
+    only: { type: 'string', default: 'rtt,tcp,memlite,memwhole,streams,open' }
   }
 })
 if (args.base == null) { throw new Error('--base DIR: the root of a built checkout to compare with') }
@@ -62,6 +63,11 @@ const WORKLOADS: Workload[] = [
     metrics: THROUGHPUT.map(m => ({ ...m, label: `bulk ${transport} ${m.label}` })),
     run: async (factory: StreamMuxerFactory) => bulkOnce({ transport, server, total: 256 * MiB, reps: 1 }, factory, chunk, issues)
   })),
+  {
+    id: 'open',
+    metrics: [{ key: 'rate', label: 'streams opened per s, tcp', better: 'higher' }, { key: 'cpuRate', label: 'streams opened per CPU-s', better: 'higher' }],
+    run: async factory => openOnce({ server, total: 10_000, inFlight: 100, reps: 1 }, factory, issues)
+  },
   {
     id: 'streams',
     metrics: THROUGHPUT.map(m => ({ ...m, label: `100 streams × 1 MiB ${m.label}` })),

@@ -10,7 +10,7 @@ import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../mu
 import { closeConnPair, connPair } from '../pairs.ts'
 import { percentile } from '../stats.ts'
 import type { Metrics, ScenarioResult } from '../harness.ts'
-import type { MuxerName } from '../muxers.ts'
+import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer } from '../pairs.ts'
 import type { StreamMuxer } from '@libp2p/interface'
 
@@ -37,9 +37,10 @@ export interface OpenOptions {
   reps: number
 }
 
-async function runOnce (opts: OpenOptions, name: MuxerName, issues: string[]): Promise<Metrics> {
+/** One open-rate run through a fresh muxer pair (`ab.ts` runs it too) */
+export async function openOnce (opts: OpenOptions, muxer: MuxerUnderTest, issues: string[]): Promise<Metrics> {
   const conns = await connPair('tcp', opts.server)
-  const muxers = muxerPair(name, conns)
+  const muxers = muxerPair(muxer, conns)
   muxers.server.addEventListener('stream', evt => { echo(evt.detail) })
   const latencies = new Float64Array(opts.total)
   let next = 0
@@ -52,7 +53,7 @@ async function runOnce (opts: OpenOptions, name: MuxerName, issues: string[]): P
   const stop = startClock()
   await Promise.all(Array.from({ length: opts.inFlight }, worker))
   const t = stop()
-  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(name)}: graceful close timed out after the open-rate run`) }
+  if (!await closeMuxerPair(muxers)) { issues.push(`${muxerLabel(muxer)}: graceful close timed out after the open-rate run`) }
   await closeConnPair(conns)
   latencies.sort()
   return {
@@ -81,6 +82,6 @@ export async function open (opts: OpenOptions): Promise<ScenarioResult> {
       { key: 'p99', label: 'p99 ms', unit: 'ms', better: 'lower' }
     ],
     headline: ['rate'],
-    run: async (variant, issues) => runOnce(opts, variant as MuxerName, issues)
+    run: async (variant, issues) => openOnce(opts, variant as MuxerName, issues)
   })
 }
