@@ -3,6 +3,7 @@ import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { FrameType } from '../src/protocol/constants.ts'
+import { encodeWndinc } from '../src/protocol/encode.ts'
 import { ConnectionWriter } from '../src/writer.ts'
 import { concatBytes } from './helpers/bytes.ts'
 import { decodeFrames } from './helpers/frames.ts'
@@ -159,6 +160,21 @@ describe('ConnectionWriter: short DATA frames as views', () => {
     expect(uncopied.map(piece => piece.byteLength)).to.deep.equal([16383, 16383, 16383, 16383])
     expect(pieces).to.have.lengthOf(9)
     expect(concatBytes(decodeFrames(concatBytes(pieces)).map(f => f.payload ?? new Uint8Array()))).to.deep.equal(data)
+  })
+
+  it('frames cut back to back from the slab merge into one piece, and a header never merges across a payload', () => {
+    const long = pattern(65536, 4)
+    const short = pattern(64, 5)
+    const pieces = piecesSentAsViews(writer => {
+      writer.enqueueData(3, long, 65536)
+      writer.enqueueData(3, short, 64)
+      writer.enqueue(encodeWndinc(3, 100))
+    })
+    // four headers and four payload views, then the 4-byte last frame, the short write and the WNDINC as one
+    expect(pieces).to.have.lengthOf(9)
+    const frames = decodeFrames(concatBytes(pieces))
+    expect(frames.map(f => f.type)).to.deep.equal([...new Array(6).fill(FrameType.DATA), FrameType.WNDINC])
+    expect(concatBytes(frames.slice(0, 6).map(f => f.payload ?? new Uint8Array()))).to.deep.equal(concatBytes([long, short]))
   })
 })
 
