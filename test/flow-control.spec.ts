@@ -3,6 +3,7 @@ import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { ErrorCode, Flag, FlowControlError, FrameType, muxado } from '../src/index.ts'
 import { FrameDecoder, encodeDataHeader, encodeSyn, encodeWndinc } from '../src/protocol/index.ts'
+import { dataFrames } from './helpers/bytes.ts'
 import { RawPeer } from './helpers/raw-peer.ts'
 import { pattern, readAll, write } from './helpers/streams.ts'
 import type { MuxadoStream } from '../src/index.ts'
@@ -157,5 +158,30 @@ describe('flow control', () => {
     peer.send(encodeWndinc(stream.streamId, 40000))
     await pEvent(stream, 'drain')
     expect(drainedWith).to.deep.equal([0])
+  })
+
+  it('a stream whose window grew gives its share of the session\'s receive budget back when it closes', async () => {
+    const peer = new RawPeer('server', { enableHeartbeat: false })
+    const budget = (peer.muxer as unknown as { windowTuning: { budget: { held: number } } }).windowTuning.budget
+    const opened = peer.nextStream()
+    peer.send(encodeSyn(3))
+    const stream = await opened
+    stream.addEventListener('message', () => {})
+    // a reader that keeps up with a fast peer: every window it is granted back, it earns more
+    let credit = 65536
+    let granted = 0
+    for (let round = 0; round < 16 && budget.held === 0; round++) {
+      peer.send(...dataFrames(3, credit))
+      credit = 0
+      await peer.settle(1)
+      const grants = peer.framesOf(FrameType.WNDINC, 3)
+      for (const grant of grants.slice(granted)) { credit += grant.increment ?? 0 }
+      granted = grants.length
+    }
+    expect(budget.held, 'the window grew, taking a share of the budget').to.be.above(0)
+
+    stream.abort(new Error('done with it'))
+    expect(budget.held).to.equal(0)
+    peer.muxer.abort(new Error('test over'))
   })
 })
