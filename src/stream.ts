@@ -248,8 +248,8 @@ export class MuxadoStream extends AbstractStream {
   /**
    * Every 'message' hands data to the application, from the read buffer or straight from the
    * wire: that is consumption, counted here only, and it earns the peer window. On 'close' the
-   * stream's share of the session's receive budget goes back (here, not from a listener of its
-   * own: a listener per stream was a measurable part of opening one).
+   * stream's share of the session's receive budget goes back: here, where every event passes
+   * anyway, rather than from one more listener per stream.
    */
   dispatchEvent (event: Event): boolean {
     const dispatched = super.dispatchEvent(event)
