@@ -397,12 +397,13 @@ export class MuxadoStream extends AbstractStream {
    */
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') { return }
-    // everything is out and only the peer's window is used up: the FIN needs no window, and the
-    // base class would hold it back until the peer grants more
-    if (this.writableNeedsDrain && this.writeBuffer.byteLength === 0 && !this.sendingData && this.session.isWritable()) {
+    const allOut = this.writeBuffer.byteLength === 0 && !this.sendingData
+    // only the peer's window is used up: the FIN needs no window, and the base class would hold
+    // it back until the peer grants more
+    if (allOut && this.writableNeedsDrain && this.session.isWritable()) {
       this.writableNeedsDrain = false
     }
-    if (this.writeBuffer.byteLength === 0 && !this.sendingData && !this.writableNeedsDrain) {
+    if (allOut && !this.writableNeedsDrain) {
       // nothing to wait for: the base class queues the FIN at once, so no abort can strand it,
       // and most streams close this way (a listener per close was a few per cent of opening one)
       await super.close(options)
