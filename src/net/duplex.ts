@@ -1,4 +1,5 @@
 import { Duplex } from 'node:stream'
+import { piecesOf } from '../protocol/pieces.ts'
 import { SessionDestroyedError, StreamClosedError } from './errors.ts'
 import type { MuxadoStream } from '../stream.ts'
 import type { StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
@@ -119,7 +120,7 @@ export class MuxadoDuplex extends Duplex {
     if (data instanceof Uint8Array) {
       more = this.push(toBuffer(data))
     } else {
-      for (const buf of data) { more = this.push(toBuffer(buf)) }
+      for (const buf of piecesOf(data)) { more = this.push(toBuffer(buf)) }
     }
     if (!more && this.stream.readStatus === 'readable') {
       // stop consuming: the stream grants no window until we resume

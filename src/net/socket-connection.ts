@@ -1,5 +1,6 @@
 import { defaultLogger } from '@libp2p/logger'
 import { AbstractMultiaddrConnection, ipPortToMultiaddr } from '@libp2p/utils'
+import { piecesOf } from '../protocol/pieces.ts'
 import type { AbortOptions, Logger, MessageStreamDirection, MultiaddrConnection } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Duplex } from 'node:stream'
@@ -87,7 +88,7 @@ export class SocketConnection extends AbstractMultiaddrConnection {
   sendData (data: Uint8ArrayList): SendResult {
     let canSendMore = true
     this.socket.cork()
-    for (const buf of data) {
+    for (const buf of piecesOf(data)) {
       canSendMore = this.socket.write(buf)
     }
     this.socket.uncork()
