@@ -1,8 +1,12 @@
 /**
  * Scenario: bulk throughput on one stream. The sender writes `total` bytes in 64 KiB sends with a
  * strict writer; the clock stops when the receiver has counted them all. Baselines in the same
- * rotation: bare `node:net` sockets (TCP only) and the connection with no muxer.
+ * rotation: bare `node:net` sockets (TCP only), the connection with no muxer, and the connection
+ * carrying muxado's frames with no muxer around them.
  */
+import { pEvent } from 'p-event'
+import { profileTransport } from '../../src/transport.ts'
+import { ConnectionWriter } from '../../src/writer.ts'
 import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
@@ -62,6 +66,42 @@ async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics
   return rates(opts.total, t)
 }
 
+/**
+ * The framing baseline: muxado's own writer puts the same sends on the bare connection as v1 DATA
+ * frames of one stream, and the other end only counts bytes. No session, streams, flow control or
+ * decoding: what the frames alone cost this connection, the most any v1 muxer using it could
+ * reach without copying the data (over memlite, each piece of a batch is an event of its own).
+ */
+async function runFraming (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics> {
+  const conns = await connPair(opts.transport, opts.server)
+  const connection = conns.client
+  const writer = new ConnectionWriter({
+    send: (data) => connection.send(data),
+    transport: profileTransport(connection),
+    onStall: () => {},
+    writeTimeout: 10_000,
+    log: connection.log
+  })
+  const stop = startClock()
+  const writing = (async () => {
+    let sent = 0
+    while (sent < opts.total) {
+      if (connection.writableNeedsDrain) {
+        await pEvent(connection, 'drain', { rejectionEvents: ['close'] })
+        continue
+      }
+      const n = Math.min(chunk.byteLength, opts.total - sent)
+      writer.enqueueData(1, chunk, n)
+      sent += n
+    }
+  })()
+  await Promise.all([writing, readBytes(conns.server, opts.total)])
+  const t = stop()
+  writer.end()
+  await closeConnPair(conns)
+  return rates(opts.total, t)
+}
+
 /** One bulk transfer through a fresh muxer pair; also the workload of the CPU-profile entry point */
 export async function bulkOnce (opts: BulkOptions, muxer: MuxerUnderTest, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
@@ -86,9 +126,11 @@ const TRANSPORT_NOTES: Record<TransportName, string> = {
   memwhole: 'memwhole = the memlite pair delivering each send whole, as one event, as @libp2p/memory does; maconn = that pair, no muxer'
 }
 
+const FRAMING_NOTE = 'framing = muxado\'s writer putting the same sends on that connection as v1 DATA frames, nothing decoded: the frames\' own cost, with no muxer work'
+
 export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
   const chunk = new Uint8Array(CHUNK).fill(7)
-  const baselines = opts.transport === 'tcp' ? ['net', 'maconn'] : ['maconn']
+  const baselines = opts.transport === 'tcp' ? ['net', 'maconn', 'framing'] : ['maconn', 'framing']
   return runRotated({
     id: `bulk-${opts.transport}`,
     title: `Bulk, one stream, ${opts.total / MiB} MiB in 64 KiB sends, ${opts.transport}`,
@@ -96,6 +138,7 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
     notes: [
       'strict writer: re-checks writableNeedsDrain before every send, waits for drain with pEvent(stream, \'drain\', { rejectionEvents: [\'close\'] })',
       TRANSPORT_NOTES[opts.transport],
+      FRAMING_NOTE,
       'MB per CPU-s counts the whole process (both ends)',
       MUXER_NOTE
     ],
@@ -106,6 +149,7 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
     run: async (variant, issues) => {
       if (variant === 'net') { return runNet(opts.server, chunk, opts.total) }
       if (variant === 'maconn') { return runMaConn(opts, chunk) }
+      if (variant === 'framing') { return runFraming(opts, chunk) }
       return bulkOnce(opts, variant as MuxerName, chunk, issues)
     }
   })
