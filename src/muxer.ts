@@ -111,7 +111,8 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
       waitForDrain: (stream) => { this.waitingForDrain.add(stream) },
       wakeTurn: () => this.wakeTurn,
       isOpen: () => this.status === 'open',
-      chargeStreamReset: () => this.chargeStreamReset()
+      chargeStreamReset: () => this.chargeStreamReset(),
+      streamClosed: (stream) => { this.forgetStream(stream) }
     }
     // a heartbeat is a few bytes that must not wait behind the streams' data
     this.urgentStreamSession = {
@@ -465,13 +466,17 @@ export class MuxadoMuxer extends AbstractStreamMuxer<MuxadoStream> {
     })
     this.streamsById.set(streamId, stream)
     this.track(stream, direction, hidden, 1)
-    stream.addEventListener('close', () => {
-      this.streamsById.delete(streamId)
-      this.waitingForDrain.delete(stream)
-      this.lateFrames.streamClosed(streamId, { ungrantedBytes: stream.ungrantedBytes, peerFinished: stream.remoteWriteStatus === 'closed' })
-      this.track(stream, direction, hidden, -1)
-    }, { once: true })
     return stream
+  }
+
+  /** A stream closed (`StreamSession.streamClosed`): its id now only expects late frames */
+  private forgetStream (stream: MuxadoStream): void {
+    const streamId = stream.streamId
+    if (this.streamsById.get(streamId) !== stream) { return }
+    this.streamsById.delete(streamId)
+    this.waitingForDrain.delete(stream)
+    this.lateFrames.streamClosed(streamId, { ungrantedBytes: stream.ungrantedBytes, peerFinished: stream.remoteWriteStatus === 'closed' })
+    this.track(stream, stream.direction, this.hiddenStreams.has(stream), -1)
   }
 
   /** Hidden streams are released with the session; the others count against the stream limits */

@@ -31,6 +31,8 @@ export interface StreamSession {
   isOpen(): boolean
   /** spend the churn budget for a reset the peer caused; false when that ended the session */
   chargeStreamReset(): boolean
+  /** the stream closed: the session forgets it, before any of the stream's 'close' listeners run */
+  streamClosed(stream: MuxadoStream): void
 }
 
 // The muxer's calls into a stream, keyed by symbols the package does not export (as Node's
@@ -248,10 +250,12 @@ export class MuxadoStream extends AbstractStream {
   /**
    * Every 'message' hands data to the application, from the read buffer or straight from the
    * wire: that is consumption, counted here only, and it earns the peer window. On 'close' the
+   * session forgets the stream first, so a listener may open another in its slot, and the
    * stream's share of the session's receive budget goes back: here, where every event passes
-   * anyway, rather than from one more listener per stream.
+   * anyway, rather than from listeners added per stream.
    */
   dispatchEvent (event: Event): boolean {
+    if (event.type === 'close') { this.session.streamClosed(this) }
     const dispatched = super.dispatchEvent(event)
     if (event.type === 'message') {
       this.grant(this.receiveWindow.consume((event as StreamMessageEvent).data.byteLength))

@@ -166,6 +166,20 @@ describe('muxer', () => {
     })
   })
 
+  describe('closed streams', () => {
+    it('the session is done with a stream before its \'close\' listeners run: the slot is free there', async () => {
+      const peer = new RawPeer('client', { maxOutboundStreams: 1 })
+      const first = await peer.muxer.createStream()
+      let second: Promise<MuxadoStream> | undefined
+      first.addEventListener('close', () => { second = peer.muxer.createStream() })
+      first.abort(new Error('done with it'))
+      expect(second, 'the listener ran').to.not.equal(undefined)
+      const stream = await second
+      expect(stream?.streamId).to.equal(5)
+      expect(peer.muxer.streams).to.deep.equal([stream])
+    })
+  })
+
   describe('RST', () => {
     it('abort() sends RST Cancel for that stream only', async () => {
       const peer = new RawPeer('client')
