@@ -69,8 +69,9 @@ async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics
 /**
  * The framing baseline: muxado's own writer puts the same sends on the bare connection as v1 DATA
  * frames of one stream, and the other end only counts bytes. No session, streams, flow control or
- * decoding: what the frames alone cost this connection, the most any v1 muxer using it could
- * reach without copying the data (over memlite, each piece of a batch is an event of its own).
+ * decoding: what the frames alone cost this connection, sent the way muxado sends them, and so
+ * the most a muxer sending them that way could reach (over memlite, each piece of a batch is an
+ * event of its own).
  */
 async function runFraming (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
