@@ -87,6 +87,9 @@ export function summary (profile: Profile, top: number, window?: Window): string
   return [
     `${(total / 1e3).toFixed(0)} ms sampled.`,
     '',
+    // over loopback TCP the event loop never waits (utilisation 1.00), yet this is half the samples
+    '`(idle)` is the event loop\'s poll phase outside JavaScript: waiting, but also libuv reading sockets.',
+    '',
     ...table(`Top ${top} self time`, 'function (file:line)', selfByFn, top),
     ...table('Self time by package', 'package', selfByPkg, 15)
   ].join('\n')
