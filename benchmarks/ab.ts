@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { muxado } from '../src/index.ts'
 import { collectYoungGarbage } from './harness.ts'
 import { LoopbackServer } from './pairs.ts'
-import { CHUNK, THROUGHPUT_METRICS, bulkOnce } from './scenarios/bulk.ts'
+import { CHUNK, RATE_METRICS, bulkOnce } from './scenarios/bulk.ts'
 import { roundTripsOnce } from './scenarios/latency.ts'
 import { openOnce } from './scenarios/open.ts'
 import { manyStreamsOnce } from './scenarios/streams.ts'
@@ -48,9 +48,6 @@ const chunk = new Uint8Array(CHUNK).fill(7)
 /** what a run reports as going wrong (a graceful close that timed out); printed at the end */
 const issues: string[] = []
 
-// MB/s and MB per CPU-s; the rest is memory traffic, which the scenarios report
-const THROUGHPUT = THROUGHPUT_METRICS.slice(0, 2)
-
 // the scenarios' own single runs, with a factory in place of a muxer's name
 const WORKLOADS: Workload[] = [
   {
@@ -60,7 +57,7 @@ const WORKLOADS: Workload[] = [
   },
   ...(['tcp', 'memlite', 'memwhole'] as const).map(transport => ({
     id: transport,
-    metrics: THROUGHPUT.map(m => ({ ...m, label: `bulk ${transport} ${m.label}` })),
+    metrics: RATE_METRICS.map(m => ({ ...m, label: `bulk ${transport} ${m.label}` })),
     run: async (factory: StreamMuxerFactory) => bulkOnce({ transport, server, total: 256 * MiB, reps: 1 }, factory, chunk, issues)
   })),
   {
@@ -70,7 +67,7 @@ const WORKLOADS: Workload[] = [
   },
   {
     id: 'streams',
-    metrics: THROUGHPUT.map(m => ({ ...m, label: `100 streams × 1 MiB ${m.label}` })),
+    metrics: RATE_METRICS.map(m => ({ ...m, label: `100 streams × 1 MiB ${m.label}` })),
     run: async factory => manyStreamsOnce({ server, count: 100, size: MiB, reps: 1 }, factory, issues)
   }
 ]

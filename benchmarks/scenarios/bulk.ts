@@ -26,12 +26,14 @@ export interface BulkOptions {
   reps: number
 }
 
-/** The metrics of every bulk scenario */
-export const THROUGHPUT_METRICS: MetricDef[] = [
+/** How fast the bytes moved, and at what CPU cost */
+export const RATE_METRICS: MetricDef[] = [
   { key: 'mbps', label: 'MB/s', unit: 'MB/s', better: 'higher' },
-  { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' },
-  ...MEMORY_TRAFFIC_METRICS
+  { key: 'mbcpu', label: 'MB per CPU-s', unit: 'MB/CPU-s', better: 'higher' }
 ]
+
+/** The metrics of every bulk scenario */
+export const THROUGHPUT_METRICS: MetricDef[] = [...RATE_METRICS, ...MEMORY_TRAFFIC_METRICS]
 
 /** Throughput, and the memory traffic behind it, of moving `total` bytes in `t` */
 export function rates (total: number, t: Elapsed): Metrics {

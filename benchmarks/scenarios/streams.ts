@@ -73,7 +73,7 @@ export async function streams (opts: StreamsOptions): Promise<ScenarioResult> {
     reps: opts.reps,
     metrics: [
       { key: 'mbps', label: 'total MB/s', unit: 'MB/s', better: 'higher' },
-      ...THROUGHPUT_METRICS.slice(1)
+      ...THROUGHPUT_METRICS.filter(m => m.key !== 'mbps')
     ],
     headline: ['mbps'],
     run: async (variant, issues) => manyStreamsOnce(opts, variant as MuxerName, issues)
