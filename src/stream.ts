@@ -249,19 +249,18 @@ export class MuxadoStream extends AbstractStream {
 
   /**
    * Every 'message' hands data to the application, from the read buffer or straight from the
-   * wire: that is consumption, counted here only, and it earns the peer window. On 'close' the
-   * session forgets the stream first, so a listener may open another in its slot, and the
-   * stream's share of the session's receive budget goes back: here, where every event passes
-   * anyway, rather than from listeners added per stream.
+   * wire: that is consumption, counted here only, and it earns the peer window. Before 'close'
+   * reaches any listener, the session forgets the stream (a listener may open another in its
+   * slot) and the stream's share of the session's receive budget goes back: here, where every
+   * event passes anyway, rather than from listeners added per stream.
    */
   dispatchEvent (event: Event): boolean {
-    if (event.type === 'close') { this.session.streamClosed(this) }
-    const dispatched = super.dispatchEvent(event)
-    if (event.type === 'message') {
-      this.grant(this.receiveWindow.consume((event as StreamMessageEvent).data.byteLength))
-    } else if (event.type === 'close') {
+    if (event.type === 'close') {
+      this.session.streamClosed(this)
       this.receiveWindow.stopTuning()
     }
+    const dispatched = super.dispatchEvent(event)
+    if (event.type === 'message') { this.grant(this.receiveWindow.consume((event as StreamMessageEvent).data.byteLength)) }
     return dispatched
   }
 
