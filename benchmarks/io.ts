@@ -9,8 +9,15 @@ import { pEvent } from 'p-event'
 import type { MessageStream } from '@libp2p/interface'
 import type net from 'node:net'
 
-/** Send `total` bytes in `chunk`-sized sends; `fresh` allocates a new buffer per send (memory runs) */
-export async function writeStrict (stream: MessageStream, chunk: Uint8Array, total: number, fresh = false): Promise<void> {
+export interface WriteStrictOptions {
+  /** allocate a new buffer per send (memory runs) */
+  fresh?: boolean
+  /** hand each send to this instead of `stream.send()`, which then only gives the backpressure */
+  send?(buf: Uint8Array): void
+}
+
+/** Send `total` bytes in `chunk`-sized sends */
+export async function writeStrict (stream: MessageStream, chunk: Uint8Array, total: number, { fresh = false, send }: WriteStrictOptions = {}): Promise<void> {
   let sent = 0
   while (sent < total) {
     if (stream.writableNeedsDrain) {
@@ -19,7 +26,7 @@ export async function writeStrict (stream: MessageStream, chunk: Uint8Array, tot
     }
     const n = Math.min(chunk.byteLength, total - sent)
     const buf = fresh ? Buffer.alloc(n, 1) : chunk.subarray(0, n)
-    stream.send(buf)
+    if (send == null) { stream.send(buf) } else { send(buf) }
     sent += n
   }
 }

@@ -4,7 +4,6 @@
  * rotation: bare `node:net` sockets (TCP only), the connection with no muxer, and the connection
  * carrying muxado's frames with no muxer around them.
  */
-import { pEvent } from 'p-event'
 import { profileTransport } from '../../src/transport.ts'
 import { ConnectionWriter } from '../../src/writer.ts'
 import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
@@ -86,19 +85,8 @@ async function runFraming (opts: BulkOptions, chunk: Uint8Array): Promise<Metric
     log: connection.log
   })
   const stop = startClock()
-  const writing = (async () => {
-    let sent = 0
-    while (sent < opts.total) {
-      if (connection.writableNeedsDrain) {
-        await pEvent(connection, 'drain', { rejectionEvents: ['close'] })
-        continue
-      }
-      const n = Math.min(chunk.byteLength, opts.total - sent)
-      writer.enqueueData(1, chunk, n)
-      sent += n
-    }
-  })()
-  await Promise.all([writing, readBytes(conns.server, opts.total)])
+  const send = (buf: Uint8Array): void => { writer.enqueueData(1, buf, buf.byteLength) }
+  await Promise.all([writeStrict(connection, chunk, opts.total, { send }), readBytes(conns.server, opts.total)])
   const t = stop()
   writer.end()
   await closeConnPair(conns)

@@ -35,7 +35,7 @@ export async function transferMany (muxers: MuxerPair, opts: TransferOptions): P
   })
   const sending = Array.from({ length: opts.count }, async () => {
     const stream = await muxers.client.createStream()
-    await writeStrict(stream, chunk, opts.size, opts.fresh)
+    await writeStrict(stream, chunk, opts.size, { fresh: opts.fresh })
     await stream.close()
   })
   await Promise.all([...sending, received])
