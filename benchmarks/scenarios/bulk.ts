@@ -10,6 +10,7 @@ import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
+import type { TransportProfile } from '../../src/transport.ts'
 import type { Elapsed, MetricDef, Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer, TransportName } from '../pairs.ts'
@@ -67,19 +68,22 @@ async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics
   return rates(opts.total, t)
 }
 
+/** The writer's other path: each batch copied into fresh memory, one piece per send */
+const COPIED: TransportProfile = { sendsViews: false }
+
 /**
  * The framing baseline: muxado's own writer puts the same sends on the bare connection as v1 DATA
  * frames of one stream, and the other end only counts bytes. No session, streams, flow control or
  * decoding: what the frames alone cost this connection, sent the way muxado sends them, and so
  * the most a muxer sending them that way could reach (over memlite, each piece of a batch is an
- * event of its own).
+ * event of its own). `copied` sends them the other way a sender can: copied into one piece.
  */
-async function runFraming (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics> {
+async function runFraming (opts: BulkOptions, chunk: Uint8Array, copied = false): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
   const connection = conns.client
   const writer = new ConnectionWriter({
     send: (data) => connection.send(data),
-    transport: profileTransport(connection),
+    transport: copied ? COPIED : profileTransport(connection),
     onStall: () => {},
     writeTimeout: 10_000,
     log: connection.log
@@ -93,7 +97,6 @@ async function runFraming (opts: BulkOptions, chunk: Uint8Array): Promise<Metric
   return rates(opts.total, t)
 }
 
-/** One bulk transfer through a fresh muxer pair; also the workload of the CPU-profile entry point */
 export async function bulkOnce (opts: BulkOptions, muxer: MuxerUnderTest, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
   const muxers = muxerPair(muxer, conns)
@@ -118,10 +121,17 @@ const TRANSPORT_NOTES: Record<TransportName, string> = {
 }
 
 const FRAMING_NOTE = 'framing = muxado\'s writer putting the same sends on that connection as v1 DATA frames, nothing decoded: the frames\' own cost, with no muxer work'
+const FRAMING_COPIED_NOTE = 'framing-copied = the same, each batch copied into fresh memory and sent as one piece: the other way to send v1 frames, with no muxer work'
+
+const BASELINES: Record<TransportName, string[]> = {
+  tcp: ['net', 'maconn', 'framing'],
+  // each piece is an event here: copying the frames into one piece is the alternative to views
+  memlite: ['maconn', 'framing', 'framing-copied'],
+  memwhole: ['maconn', 'framing']
+}
 
 export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
   const chunk = new Uint8Array(CHUNK).fill(7)
-  const baselines = opts.transport === 'tcp' ? ['net', 'maconn', 'framing'] : ['maconn', 'framing']
   return runRotated({
     id: `bulk-${opts.transport}`,
     title: `Bulk, one stream, ${opts.total / MiB} MiB in 64 KiB sends, ${opts.transport}`,
@@ -130,10 +140,11 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
       'strict writer: re-checks writableNeedsDrain before every send, waits for drain with pEvent(stream, \'drain\', { rejectionEvents: [\'close\'] })',
       TRANSPORT_NOTES[opts.transport],
       FRAMING_NOTE,
+      ...(opts.transport === 'memlite' ? [FRAMING_COPIED_NOTE] : []),
       'MB per CPU-s counts the whole process (both ends)',
       MUXER_NOTE
     ],
-    variants: [...MUXERS, ...baselines],
+    variants: [...MUXERS, ...BASELINES[opts.transport]],
     reps: opts.reps,
     metrics: THROUGHPUT_METRICS,
     headline: ['mbps'],
@@ -141,6 +152,7 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
       if (variant === 'net') { return runNet(opts.server, chunk, opts.total) }
       if (variant === 'maconn') { return runMaConn(opts, chunk) }
       if (variant === 'framing') { return runFraming(opts, chunk) }
+      if (variant === 'framing-copied') { return runFraming(opts, chunk, true) }
       return bulkOnce(opts, variant as MuxerName, chunk, issues)
     }
   })
