@@ -97,6 +97,7 @@ async function runFraming (opts: BulkOptions, chunk: Uint8Array, copied = false)
   return rates(opts.total, t)
 }
 
+/** One bulk transfer through a fresh muxer pair; also the workload of the CPU-profile entry point */
 export async function bulkOnce (opts: BulkOptions, muxer: MuxerUnderTest, chunk: Uint8Array, issues: string[]): Promise<Metrics> {
   const conns = await connPair(opts.transport, opts.server)
   const muxers = muxerPair(muxer, conns)
