@@ -39,7 +39,8 @@ interface Inspected {
 }
 
 const VIEWS: TransportProfile = { sendsViews: true }
-const FRESH_COPIES: TransportProfile = { sendsViews: false }
+/** Each batch copied into fresh memory of its own, never reused */
+export const FRESH_COPIES: TransportProfile = { sendsViews: false }
 
 export function profileTransport (connection: MessageStream): TransportProfile {
   const inspected = connection as Inspected

@@ -4,13 +4,12 @@
  * rotation: bare `node:net` sockets (TCP only), the connection with no muxer, and the connection
  * carrying muxado's frames with no muxer around them.
  */
-import { profileTransport } from '../../src/transport.ts'
+import { FRESH_COPIES, profileTransport } from '../../src/transport.ts'
 import { ConnectionWriter } from '../../src/writer.ts'
 import { MEMORY_TRAFFIC_METRICS, runRotated, startClock } from '../harness.ts'
 import { readBytes, readSocket, writeSocket, writeStrict } from '../io.ts'
 import { MUXERS, MUXER_NOTE, closeMuxerPair, muxerLabel, muxerPair } from '../muxers.ts'
 import { closeConnPair, connPair } from '../pairs.ts'
-import type { TransportProfile } from '../../src/transport.ts'
 import type { Elapsed, MetricDef, Metrics, ScenarioResult } from '../harness.ts'
 import type { MuxerName, MuxerUnderTest } from '../muxers.ts'
 import type { LoopbackServer, TransportName } from '../pairs.ts'
@@ -68,9 +67,6 @@ async function runMaConn (opts: BulkOptions, chunk: Uint8Array): Promise<Metrics
   return rates(opts.total, t)
 }
 
-/** The writer's other path: each batch copied into fresh memory, one piece per send */
-const COPIED: TransportProfile = { sendsViews: false }
-
 /**
  * The framing baseline: muxado's own writer puts the same sends on the bare connection as v1 DATA
  * frames of one stream, and the other end only counts bytes. No session, streams, flow control or
@@ -83,7 +79,7 @@ async function runFraming (opts: BulkOptions, chunk: Uint8Array, copied = false)
   const connection = conns.client
   const writer = new ConnectionWriter({
     send: (data) => connection.send(data),
-    transport: copied ? COPIED : profileTransport(connection),
+    transport: copied ? FRESH_COPIES : profileTransport(connection),
     onStall: () => {},
     writeTimeout: 10_000,
     log: connection.log
@@ -121,8 +117,11 @@ const TRANSPORT_NOTES: Record<TransportName, string> = {
   memwhole: 'memwhole = the memlite pair delivering each send whole, as one event, as @libp2p/memory does; maconn = that pair, no muxer'
 }
 
-const FRAMING_NOTE = 'framing = muxado\'s writer putting the same sends on that connection as v1 DATA frames, nothing decoded: the frames\' own cost, with no muxer work'
-const FRAMING_COPIED_NOTE = 'framing-copied = the same, each batch copied into fresh memory and sent as one piece: the other way to send v1 frames, with no muxer work'
+/** What the baselines beyond the connection itself (TRANSPORT_NOTES) are */
+const FRAMING_NOTES: Record<string, string> = {
+  framing: 'framing = muxado\'s writer putting the same sends on that connection as v1 DATA frames, nothing decoded: the frames\' own cost, with no muxer work',
+  'framing-copied': 'framing-copied = the same, each batch copied into fresh memory and sent as one piece: the other way to send v1 frames, with no muxer work'
+}
 
 const BASELINES: Record<TransportName, string[]> = {
   tcp: ['net', 'maconn', 'framing'],
@@ -133,6 +132,7 @@ const BASELINES: Record<TransportName, string[]> = {
 
 export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
   const chunk = new Uint8Array(CHUNK).fill(7)
+  const baselines = BASELINES[opts.transport]
   return runRotated({
     id: `bulk-${opts.transport}`,
     title: `Bulk, one stream, ${opts.total / MiB} MiB in 64 KiB sends, ${opts.transport}`,
@@ -140,12 +140,11 @@ export async function bulk (opts: BulkOptions): Promise<ScenarioResult> {
     notes: [
       'strict writer: re-checks writableNeedsDrain before every send, waits for drain with pEvent(stream, \'drain\', { rejectionEvents: [\'close\'] })',
       TRANSPORT_NOTES[opts.transport],
-      FRAMING_NOTE,
-      ...(opts.transport === 'memlite' ? [FRAMING_COPIED_NOTE] : []),
+      ...baselines.flatMap(b => FRAMING_NOTES[b] ?? []),
       'MB per CPU-s counts the whole process (both ends)',
       MUXER_NOTE
     ],
-    variants: [...MUXERS, ...BASELINES[opts.transport]],
+    variants: [...MUXERS, ...baselines],
     reps: opts.reps,
     metrics: THROUGHPUT_METRICS,
     headline: ['mbps'],
